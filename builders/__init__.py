@@ -1,0 +1,19 @@
+"""The dataset families xbench builds; each folder here is one family."""
+
+from __future__ import annotations
+
+from xbench.builder import Family
+from xbench.errors import InputError
+
+
+def families() -> dict[str, Family]:
+    from xbench.builders.mmlu_mixup import FAMILY as MMLU
+
+    return {family.name: family for family in (MMLU,)}
+
+
+def get_family(name: str) -> Family:
+    known = families()
+    if name not in known:
+        raise InputError(f"unknown dataset {name!r}; choose from {', '.join(known)}")
+    return known[name]

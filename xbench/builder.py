@@ -1,0 +1,102 @@
+"""The base of every xbench dataset builder, and what a dataset family declares.
+
+Builders are ``datasets.GeneratorBasedBuilder`` classes driven by xbench with
+``download_and_prepare()``: one builder instance writes one config. A family (one folder in
+``builders/``) mostly declares its source loader, its extra columns and its card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import datasets
+
+from xbench.formats import ConfigSpec
+from xbench.languages import SOURCE_LANGUAGE
+
+# (text, language) -> (translation, engine), or None when the text stayed untranslated.
+Lookup = Callable[[str, str], "tuple[str, str] | None"]
+Row = dict[str, Any]
+ORIGINAL = "original"
+
+
+def mix_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup) -> Row:
+    """The row as shown in ``spec``: cells replaced by their translations, with provenance."""
+    question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
+    untranslated: list[str] = []
+    engines: set[str] = set()
+
+    def show(text: str, lang: str, cell: str) -> str:
+        if lang == SOURCE_LANGUAGE:
+            return text
+        found = lookup(text, lang)
+        if found is None:
+            untranslated.append(cell)
+            return text
+        if found[1]:
+            engines.add(found[1])
+        return found[0]
+
+    mixed = dict(row)
+    mixed["question"] = show(row["question"], question_lang, "question")
+    mixed["choices"] = [show(c, lang, f"choices[{i}]") for i, (c, lang) in enumerate(zip(row["choices"], choice_langs))]
+    mixed["question_lang"] = question_lang
+    mixed["choice_langs"] = choice_langs
+    mixed["translation"] = ",".join(sorted(engines)) or ORIGINAL
+    mixed["untranslated"] = untranslated
+    return mixed
+
+
+MIX_FEATURES = {
+    "question_lang": datasets.Value("string"),
+    "choice_langs": datasets.List(datasets.Value("string")),
+    "translation": datasets.Value("string"),
+    "untranslated": datasets.List(datasets.Value("string")),
+}
+
+
+class MixedBuilder(datasets.GeneratorBasedBuilder):
+    """Writes one config of a multiple-choice family from rows already loaded by xbench."""
+
+    VERSION = datasets.Version("1.0.0")
+    COLUMNS: ClassVar[dict[str, datasets.features.FeatureType]] = {}
+
+    def __init__(self, *args: Any, rows: Mapping[str, list[Row]], spec: ConfigSpec, seed: int, lookup: Lookup, **kwargs: Any):
+        self._rows, self._spec, self._seed, self._lookup = rows, spec, seed, lookup
+        super().__init__(*args, config_name=spec.name, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(features=datasets.Features({**self.COLUMNS, **MIX_FEATURES}))
+
+    def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split}) for split in self._rows]
+
+    def _generate_examples(self, split: str):
+        for row in self._rows[split]:
+            yield row["id"], mix_row(row, self._spec, self._seed, self._lookup)
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a dataset family declares; ``xbench build <name>`` drives it."""
+
+    name: str
+    builder: type[MixedBuilder]
+    load_source: Callable[[str | None, tuple[str, ...]], dict[str, list[Row]]]
+    card_template: str  # file name in cards/
+    pretty_name: str
+    license: str
+    task_categories: tuple[str, ...]
+    source_datasets: tuple[str, ...]
+    citation: str
+    default_langs: tuple[str, ...] = ("fr", "de", "es", "it")
+    default_formats: tuple[str, ...] = ("all",)
+    default_translator: str = "google"
+    splits: tuple[str, ...] = ("test",)
+    # For families whose plain per-language config is the full translation (hp_quiz: "fr").
+    full_config_is_lang: bool = False
+    default_config: str = "mixup"  # falls back to "en" when not built
+    # Called with the cache before translating, e.g. to import a curated memory.
+    prepare_cache: Callable[[Any], None] | None = None

@@ -1,0 +1,104 @@
+"""Dataset cards: the README.md of a Hub folder, YAML ``configs:`` block plus a body from cards/."""
+
+from __future__ import annotations
+
+from importlib import resources
+from string import Template
+from typing import TYPE_CHECKING
+
+import yaml
+
+from xbench import __version__
+from xbench.builder import Family
+from xbench.formats import ConfigSpec
+from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
+
+if TYPE_CHECKING:
+    from xbench.pipeline import BuildReport
+
+_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
+
+
+def size_category(rows: int) -> str:
+    return next((label for bound, label in _SIZES if rows < bound), "1M<n<10M")
+
+
+def card_metadata(family: Family, configs: list[ConfigSpec], report: BuildReport) -> dict:
+    built = [spec.name for spec in configs if spec.name in report.configs]
+    default = family.default_config if family.default_config in built else SOURCE_LANGUAGE
+    entries = []
+    for name in built:
+        entry: dict = {"config_name": name}
+        if name == default:
+            entry["default"] = True
+        entry["data_files"] = [{"split": split, "path": f"{name}/{split}-*.parquet"} for split in report.configs[name]]
+        entries.append(entry)
+    languages = [SOURCE_LANGUAGE, *dict.fromkeys(lang for spec in configs for lang in spec.languages)]
+    largest = max((sum(splits.values()) for splits in report.configs.values()), default=0)
+    return {
+        "pretty_name": family.pretty_name,
+        "license": family.license,
+        "language": languages,
+        "multilinguality": "multilingual",
+        "task_categories": list(family.task_categories),
+        "size_categories": [size_category(largest)],
+        "source_datasets": list(family.source_datasets),
+        "tags": ["xbench", "code-switching", "crosslingual"],
+        "configs": entries,
+    }
+
+
+def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) -> str:
+    metadata = yaml.safe_dump(card_metadata(family, configs, report), sort_keys=False, allow_unicode=True, width=1000)
+    template = Template((resources.files("xbench.cards") / family.card_template).read_text(encoding="utf-8"))
+    body = template.substitute(
+        pretty_name=family.pretty_name,
+        dataset=family.name,
+        configs_table=_configs_table(configs, report),
+        translation_table=_translation_table(report),
+        translator=report.translator,
+        untranslated=_untranslated_text(report),
+        seed=report.seed,
+        version=__version__,
+        signature=build_signature(report),
+        citation=family.citation,
+        license=family.license,
+    )
+    return f"---\n{metadata}---\n\n{body}"
+
+
+def build_signature(report: BuildReport) -> str:
+    return f"xbench:{report.dataset}|translator:{report.translator}|seed:{report.seed}|v:{__version__}"
+
+
+def _configs_table(configs: list[ConfigSpec], report: BuildReport) -> str:
+    lines = ["| config | content | rows |", "|---|---|---|"]
+    for spec in configs:
+        if spec.name in report.configs:
+            counts = ", ".join(f"{split}: {n:,}" for split, n in report.configs[spec.name].items())
+            lines.append(f"| `{spec.name}` | {spec.describe()} | {counts} |")
+    return "\n".join(lines)
+
+
+def _translation_table(report: BuildReport) -> str:
+    lines = [
+        "| language | unique segments | characters | engines (segments) | requests | cache hits | failures |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for code, stats in report.languages.items():
+        engines = ", ".join(f"{name} ({count:,})" for name, count in sorted(stats.engines.items())) or "-"
+        lines.append(
+            f"| {LANGUAGES[code].name} (`{code}`) | {stats.segments:,} | {stats.characters:,} | {engines} "
+            f"| {stats.requests:,} | {stats.cache_hits:,} | {stats.failures:,} |"
+        )
+    return "\n".join(lines)
+
+
+def _untranslated_text(report: BuildReport) -> str:
+    if not report.untranslated:
+        return "Every cell that a config shows in another language was translated (no untranslated cells)."
+    rows = ", ".join(f"`{name}`: {count:,}" for name, count in report.untranslated.items())
+    return (
+        "Some cells could not be translated and were kept in English, marked in the `untranslated` column "
+        f"(built with `--allow-untranslated`): {rows}."
+    )

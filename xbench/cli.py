@@ -1,0 +1,194 @@
+"""The ``xbench`` command: a thin Typer layer over the library; exit codes are set only here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from xbench.errors import XbenchError
+
+app = typer.Typer(help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True, add_completion=False)
+translations_app = typer.Typer(help="Move translation memories in and out of the cache (JSONL).", no_args_is_help=True)
+app.add_typer(translations_app, name="translations")
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+@app.command()
+def languages() -> None:
+    """List the supported languages and the codes engines use."""
+    from rich.table import Table
+
+    from xbench.languages import LANGUAGES
+
+    table = Table("code", "name", "native", "script", "google", "apertium")
+    for lang in LANGUAGES.values():
+        table.add_row(lang.code, lang.name, lang.native_name, lang.script, lang.code_for("google"), lang.apertium or "")
+    out_console.print(table)
+
+
+@app.command()
+def engines() -> None:
+    """List the translation engines and the environment variables they read."""
+    from xbench.translation.engines import DEEP_TRANSLATOR_ENGINES
+
+    out_console.print("pseudo    deterministic '[fr] text', offline")
+    out_console.print("memory    lookup only: cached or imported entries, any engine")
+    out_console.print("apertium  local Debian apertium (apt-get install apertium apertium-eng-spa)")
+    for name, spec in DEEP_TRANSLATOR_ENGINES.items():
+        keys = ", ".join(spec.env.values()) or "no key"
+        out_console.print(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+
+
+@app.command()
+def build(
+    dataset: Annotated[str, typer.Argument(help="Dataset family, e.g. mmlu_mixup.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (Hub-ready).")] = None,
+    langs: Annotated[Optional[str], typer.Option(help="Comma-separated language codes, or 'all'.")] = None,
+    formats: Annotated[Optional[str], typer.Option(help="Comma-separated formats, or 'all'.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Local source (file or folder) instead of the Hub; 'sample' for the bundled sample.")] = None,
+    translator: Annotated[Optional[str], typer.Option(help="Engine chain, left to right, e.g. memory,google.")] = None,
+    cache: CacheOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for per-row random choices.")] = 0,
+    mixup_pool: Annotated[str, typer.Option(help="Five languages for the mixup config.")] = "en,fr,de,es,it",
+    splits: Annotated[Optional[str], typer.Option(help="Comma-separated splits (default: all of the family's).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report segments, characters and requests; translate nothing.")] = False,
+    allow_untranslated: Annotated[bool, typer.Option("--allow-untranslated", help="Keep failed cells in English, marked in the 'untranslated' column.")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Parallel requests per engine.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Build a dataset family into a Hub-ready folder of parquet files and a card."""
+    from xbench.pipeline import build as run_build
+
+    with _progress(quiet) as (on_translate, on_config):
+        report = run_build(
+            dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
+            seed=seed, mixup_pool=mixup_pool, splits=splits, dry_run=dry_run, allow_untranslated=allow_untranslated,
+            workers=workers, progress=on_translate, on_config=on_config,
+        )
+    _print_report(report)
+
+
+def _print_report(report) -> None:
+    from rich.table import Table
+
+    table = Table("language", "segments", "characters", "requests", "cache hits", "retries", "failures", "engines", title="translation" + (" (dry run)" if report.dry_run else ""))
+    for code, stats in report.languages.items():
+        engines = ", ".join(f"{k or 'none'}:{v}" for k, v in sorted(stats.engines.items()))
+        table.add_row(code, f"{stats.segments:,}", f"{stats.characters:,}", f"{stats.requests:,}", f"{stats.cache_hits:,}", str(stats.retries), str(stats.failures), engines)
+    out_console.print(table)
+    if report.dry_run:
+        out_console.print(f"{len(report.configs)} configs would be written; nothing was translated")
+    else:
+        rows = sum(sum(splits.values()) for splits in report.configs.values())
+        out_console.print(f"wrote {len(report.configs)} configs, {rows:,} rows to {report.out} in {report.seconds:.1f}s")
+
+
+class _progress:
+    """Rich progress bars for translation (per language) and writing (per config)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet or not sys.stderr.isatty()
+
+    def __enter__(self):
+        if self.quiet:
+            return None, None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+        self.bar.start()
+        tasks: dict[str, int] = {}
+        writing = self.bar.add_task("writing configs", total=None)
+
+        def on_translate(lang: str, done: int, total: int) -> None:
+            if lang not in tasks:
+                tasks[lang] = self.bar.add_task(f"translating en->{lang}", total=total)
+            self.bar.update(tasks[lang], advance=done, total=max(total, self.bar.tasks[tasks[lang]].total or 0))
+
+        def on_config(name: str) -> None:
+            self.bar.update(writing, advance=1, description=f"writing configs ({name})")
+
+        return on_translate, on_config
+
+    def __exit__(self, *exc) -> None:
+        if not self.quiet:
+            self.bar.stop()
+
+
+@app.command()
+def push(
+    folder: Annotated[Path, typer.Argument(help="A folder written by xbench build.")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub dataset repo, ORG/NAME.")],
+    revision: Annotated[Optional[str], typer.Option(help="Tag to create for this upload, e.g. v1.0.")] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+) -> None:
+    """Upload a built folder to the Hugging Face Hub (token from HF_TOKEN or a login) and tag it."""
+    from xbench.hub import push as run_push
+
+    url = run_push(folder, repo, revision=revision, private=private)
+    out_console.print(f"pushed {folder} to {repo}{f' (tag {revision})' if revision else ''}: {url}")
+
+
+@translations_app.command("import")
+def translations_import(
+    file: Annotated[Path, typer.Argument(help="JSONL with source_lang, target_lang, source, target, engine.")],
+    engine: Annotated[Optional[str], typer.Option(help="Record every entry under this engine name instead of the file's.")] = None,
+    cache: CacheOption = None,
+) -> None:
+    """Import a translation memory into the cache."""
+    from xbench.translation import TranslationCache
+
+    with TranslationCache(cache) as store:
+        added = store.import_jsonl(file, engine=engine)
+    out_console.print(f"imported {added:,} new entries from {file}")
+
+
+@translations_app.command("export")
+def translations_export(
+    file: Annotated[Path, typer.Argument(help="JSONL file to write.")],
+    source_lang: Annotated[Optional[str], typer.Option(help="Only this source language.")] = None,
+    target_lang: Annotated[Optional[str], typer.Option(help="Only this target language.")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="Only entries made by this engine.")] = None,
+    cache: CacheOption = None,
+) -> None:
+    """Export the cache (or part of it) as a JSONL translation memory."""
+    from xbench.translation import TranslationCache
+
+    with TranslationCache(cache) as store:
+        count = store.export_jsonl(file, source_lang=source_lang, target_lang=target_lang, engine=engine)
+    out_console.print(f"exported {count:,} entries to {file}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except XbenchError as err:
+        err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing was written (the translation cache keeps finished work)")
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort,):
+        sys.exit(1)
+    except Exception as err:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The xbench exception types; the CLI turns them into exit codes in one place."""
+
+from __future__ import annotations
+
+
+class XbenchError(Exception):
+    """Base class for every error xbench raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(XbenchError):
+    """Bad input from the user: a file, a row, an option. Exit status 2."""
+
+    exit_code = 2
+
+
+class EngineError(XbenchError):
+    """A translation engine failed permanently (bad key, unsupported language...)."""
+
+
+class TransientEngineError(EngineError):
+    """A failure worth retrying: timeout, HTTP 429, 5xx, a dropped connection."""
+
+
+class PackMismatchError(EngineError):
+    """A packed request came back with a different number of segments."""
+
+
+class TranslationFailed(XbenchError):
+    """Some segments could not be translated by any engine of the chain."""
+
+    def __init__(self, message: str, failed: list[tuple[str, str]]):
+        super().__init__(message)
+        self.failed = failed

@@ -1,0 +1,43 @@
+"""Publishing a built folder to the Hugging Face Hub; the token never appears in output."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from xbench.errors import InputError, XbenchError
+
+_REPORT = "build_report.json"
+
+
+def push(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False, token: str | None = None, api=None) -> str:
+    """Upload ``folder`` as a dataset repo and tag ``revision``; returns the commit URL."""
+    folder = Path(folder)
+    if not (folder / "README.md").is_file() or not (folder / _REPORT).is_file():
+        raise InputError(f"{folder}: not an xbench build folder (README.md and {_REPORT} expected)")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise InputError(f"--repo: expected ORG/NAME, got {repo!r}")
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+    token = token or os.environ.get("HF_TOKEN") or None
+    try:
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True, token=token)
+        commit = api.upload_folder(
+            repo_id=repo,
+            folder_path=str(folder),
+            repo_type="dataset",
+            commit_message=f"xbench build{f' {revision}' if revision else ''}",
+            token=token,
+        )
+        if revision:
+            api.create_tag(repo, tag=revision, repo_type="dataset", token=token, exist_ok=True)
+    except Exception as err:
+        message = _scrub(f"{type(err).__name__}: {err}", token).splitlines()[0][:300]
+        raise XbenchError(f"push to {repo} failed ({message}); check the network and your token (HF_TOKEN or `hf auth login`)") from None
+    return str(getattr(commit, "commit_url", commit))
+
+
+def _scrub(text: str, token: str | None) -> str:
+    return text.replace(token, "***") if token else text

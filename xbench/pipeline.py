@@ -1,0 +1,266 @@
+"""``xbench build``: load a family's source, translate every needed cell once, write a Hub folder.
+
+Language by language: the unique segments a language needs (over all its formats and its
+share of mixup) are translated through the cache, then that language's configs are written,
+so memory does not grow with the number of languages. Output is built beside the target
+and renamed into place at the end: a failed or interrupted build leaves no half-written DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xbench import __version__
+from xbench.builder import Family, Row
+from xbench.card import render_card
+from xbench.errors import InputError
+from xbench.formats import ConfigSpec, parse_formats, parse_pool, plan_configs
+from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
+from xbench.translation import Engine, LanguageStats, TranslationCache, Translator, resolve_engines
+from xbench.translation.translator import Outcome
+
+REPORT_FILE = "build_report.json"
+
+
+@dataclass
+class BuildReport:
+    dataset: str
+    out: str
+    configs: dict[str, dict[str, int]]  # config -> split -> rows
+    languages: dict[str, LanguageStats]
+    translator: str
+    seed: int
+    dry_run: bool
+    untranslated: dict[str, int] = field(default_factory=dict)  # config -> cells left in English
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "xbench_version": __version__,
+            "dataset": self.dataset,
+            "out": self.out,
+            "translator": self.translator,
+            "seed": self.seed,
+            "dry_run": self.dry_run,
+            "configs": self.configs,
+            "untranslated": self.untranslated,
+            "languages": {code: stats.to_dict() for code, stats in self.languages.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def build(
+    dataset: str,
+    *,
+    out: str | Path | None = None,
+    langs: str | list[str] | None = None,
+    formats: str | list[str] | None = None,
+    source: str | None = None,
+    translator: str | Engine | list[str | Engine] | None = None,
+    cache: str | Path | TranslationCache | None = None,
+    seed: int = 0,
+    mixup_pool: str | tuple[str, ...] | list[str] = DEFAULT_POOL,
+    splits: str | list[str] | None = None,
+    dry_run: bool = False,
+    allow_untranslated: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    on_config: Callable[[str], None] | None = None,
+    translator_options: dict | None = None,
+) -> BuildReport:
+    """Build ``dataset`` into ``out``; the Python entry point behind ``xbench build``.
+
+    ``translator`` is a chain: engine names (``"memory,google"``) and/or engine objects
+    with ``name`` and ``translate_batch(texts, source, target)``.
+    """
+    from xbench.builders import get_family
+
+    started = time.perf_counter()
+    family = get_family(dataset)
+    lang_codes = parse_languages(langs if langs is not None else list(family.default_langs))
+    format_names = parse_formats(formats if formats is not None else list(family.default_formats))
+    pool = parse_pool(mixup_pool)
+    split_names = _parse_splits(splits, family)
+    configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
+    target = Path(out) if out is not None else None
+    if target is None and not dry_run:
+        raise InputError("--out: an output folder is required")
+    if target is not None and not dry_run:
+        _check_target(target)
+
+    own_cache = not isinstance(cache, TranslationCache)
+    store = cache if isinstance(cache, TranslationCache) else TranslationCache(cache)
+    try:
+        if family.prepare_cache is not None:
+            family.prepare_cache(store)
+        engines = resolve_engines(translator if translator is not None else family.default_translator, store)
+        runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
+        rows = family.load_source(source, split_names)
+        report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
+        if dry_run:
+            for lang in _languages_in_order(configs):
+                report.languages[lang] = LanguageStats(lang)
+                runner.translate(_segments_for(lang, configs, rows, seed), SOURCE_LANGUAGE, lang, stats=report.languages[lang], dry_run=True)
+            report.configs = {spec.name: {split: len(split_rows) for split, split_rows in rows.items()} for spec in configs}
+        else:
+            _write(family, configs, rows, seed, runner, report, target, allow_untranslated, on_config)
+    finally:
+        if own_cache:
+            store.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _parse_splits(splits: str | list[str] | None, family: Family) -> tuple[str, ...]:
+    if splits is None:
+        return family.splits
+    names = tuple(dict.fromkeys(s.strip() for s in (splits.split(",") if isinstance(splits, str) else splits) if s.strip()))
+    unknown = [s for s in names if s not in family.splits]
+    if unknown or not names:
+        raise InputError(f"--splits: {', '.join(unknown) or 'none given'}; {family.name} has {', '.join(family.splits)}")
+    return names
+
+
+def _check_target(target: Path) -> None:
+    if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / REPORT_FILE).exists())):
+        raise InputError(f"--out: {target} exists and is not an xbench build folder; choose another path")
+    if not target.parent.exists():
+        raise InputError(f"--out: parent folder {target.parent} does not exist")
+
+
+def _languages_in_order(configs: list[ConfigSpec]) -> list[str]:
+    return list(dict.fromkeys(lang for spec in configs for lang in spec.languages))
+
+
+def _segments_for(lang: str, configs: list[ConfigSpec], rows: dict[str, list[Row]], seed: int) -> list[str]:
+    """Unique texts that must be translated into ``lang`` for any config, in first-use order."""
+    needed: dict[str, None] = {}
+    for spec in configs:
+        if lang not in spec.languages:
+            continue
+        for split_rows in rows.values():
+            for row in split_rows:
+                question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
+                if question_lang == lang:
+                    needed[row["question"]] = None
+                for choice, choice_lang in zip(row["choices"], choice_langs):
+                    if choice_lang == lang:
+                        needed[choice] = None
+    return list(needed)
+
+
+def _write(
+    family: Family,
+    configs: list[ConfigSpec],
+    rows: dict[str, list[Row]],
+    seed: int,
+    runner: Translator,
+    report: BuildReport,
+    target: Path,
+    allow_untranslated: bool,
+    on_config: Callable[[str], None] | None,
+) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
+            written: set[str] = set()
+            single = [spec for spec in configs if len(spec.languages) <= 1]
+            multi = [spec for spec in configs if len(spec.languages) > 1]
+            outcomes: dict[str, Outcome] = {}
+            for spec in single:
+                lang = spec.languages[0] if spec.languages else SOURCE_LANGUAGE
+                if lang not in outcomes:
+                    outcomes.clear()  # one language's translations in memory at a time
+                    if lang != SOURCE_LANGUAGE:
+                        report.languages[lang] = LanguageStats(lang)
+                        outcomes[lang] = runner.translate_or_raise(
+                            _segments_for(lang, configs, rows, seed), SOURCE_LANGUAGE, lang,
+                            stats=report.languages[lang], allow_untranslated=allow_untranslated,
+                        )
+                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report)
+                written.add(spec.name)
+                if on_config:
+                    on_config(spec.name)
+            for spec in multi:
+                outcomes = {}
+                for lang in spec.languages:
+                    stats = report.languages.setdefault(lang, LanguageStats(lang))
+                    texts = _segments_for(lang, [spec], rows, seed)
+                    if lang in {s.lang for s in single}:
+                        stats = LanguageStats(lang)  # already counted with that language's own formats
+                    outcomes[lang] = runner.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=allow_untranslated)
+                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report)
+                if on_config:
+                    on_config(spec.name)
+        (staging / "README.md").write_text(render_card(family, configs, report), encoding="utf-8")
+        (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_config(
+    family: Family,
+    spec: ConfigSpec,
+    rows: dict[str, list[Row]],
+    seed: int,
+    outcomes: dict[str, Outcome],
+    staging: Path,
+    scratch: Path,
+    report: BuildReport,
+) -> None:
+    import datasets
+
+    datasets.disable_progress_bars()
+    logging.getLogger("datasets").setLevel(logging.ERROR)
+
+    def lookup(text: str, lang: str) -> tuple[str, str] | None:
+        return outcomes[lang].translations.get(text)
+
+    builder = family.builder(cache_dir=str(scratch / "cache"), rows=rows, spec=spec, seed=seed, lookup=lookup)
+    prepared = scratch / spec.name
+    builder.download_and_prepare(output_dir=str(prepared), file_format="parquet")
+    folder = staging / spec.name
+    folder.mkdir()
+    for split in rows:
+        (shard,) = prepared.glob(f"*-{split}.parquet")
+        shard.rename(folder / f"{split}-00000-of-00001.parquet")
+    report.configs[spec.name] = {split: len(split_rows) for split, split_rows in rows.items()}
+    untranslated = _count_untranslated(folder)
+    if untranslated:
+        report.untranslated[spec.name] = untranslated
+    shutil.rmtree(prepared, ignore_errors=True)
+
+
+def _count_untranslated(folder: Path) -> int:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    total = 0
+    for shard in folder.glob("*.parquet"):
+        lengths = pc.list_value_length(pq.read_table(shard, columns=["untranslated"])["untranslated"])
+        total += int(pc.sum(lengths).as_py() or 0)
+    return total
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Move the finished build into place; an older build there is removed only after."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.xbench-old-{os.getpid()}")
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,99 @@
+"""Reading and validating multiple-choice source rows from local files.
+
+Every loader yields plain dicts; ``validate_mc_row`` turns a raw record into the canonical
+``question``/``choices``/``answer`` form or raises an ``InputError`` naming the file and row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from xbench.errors import InputError
+
+LETTERS = "ABCD"
+TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv")
+
+
+def read_table(path: Path, *, header: bool = True) -> list[dict[str, Any]]:
+    """Rows of a parquet, JSON Lines, JSON or CSV file, as dicts; CSV cells stay strings."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(path)
+        elif suffix == ".jsonl":
+            return _read_jsonl_records(path)
+        elif suffix == ".json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(records, list):
+                raise InputError(f"{path}: expected a JSON list of records")
+            return records
+        elif suffix == ".csv":
+            frame = pl.read_csv(path, has_header=header, infer_schema=False, empty_string_is_null=False)
+        else:
+            raise InputError(f"{path}: unsupported file type {suffix!r} (use parquet, jsonl, json or csv)")
+    except InputError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.PolarsError) as err:
+        raise InputError(f"{path}: cannot read ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+    return frame.to_dicts()
+
+
+def _read_jsonl_records(path: Path) -> list[dict[str, Any]]:
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise InputError(f"{path}: row {number}: invalid JSON ({err.msg})") from None
+    return records
+
+
+def parse_answer(value: Any, where: str) -> int:
+    """0-3 or A-D (either case) -> 0-3."""
+    if isinstance(value, bool):
+        raise InputError(f"{where}: answer {value!r} is not 0-3 or A-D")
+    if isinstance(value, int) and 0 <= value < len(LETTERS):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.upper() in LETTERS and len(text) == 1:
+            return LETTERS.index(text.upper())
+        if text.isdigit() and 0 <= int(text) < len(LETTERS):
+            return int(text)
+    raise InputError(f"{where}: answer {value!r} is outside 0-3 or A-D")
+
+
+def validate_mc_row(record: Any, where: str) -> dict[str, Any]:
+    """Check question, choices and answer of one record; returns a copy in canonical form."""
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: expected a record, got {type(record).__name__}")
+    for column in ("question", "choices", "answer"):
+        if column not in record or record[column] is None:
+            raise InputError(f"{where}: missing column {column!r}")
+    question = record["question"]
+    if not isinstance(question, str) or not question.strip():
+        raise InputError(f"{where}: empty question")
+    choices = record["choices"]
+    if not isinstance(choices, (list, tuple)) or len(choices) != len(LETTERS):
+        count = len(choices) if isinstance(choices, (list, tuple)) else type(choices).__name__
+        raise InputError(f"{where}: expected exactly 4 choices, got {count}")
+    if not all(isinstance(c, str) for c in choices):
+        raise InputError(f"{where}: every choice must be a string")
+    row = dict(record)
+    row["choices"] = list(choices)
+    row["answer"] = parse_answer(record["answer"], where)
+    return row
+
+
+def existing_path(path: str | Path, option: str = "--source") -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise InputError(f"{option}: {resolved} does not exist")
+    return resolved

@@ -1,0 +1,173 @@
+"""The persistent translation cache (SQLite in WAL mode) in front of every engine.
+
+Entries are keyed by (engine, source language, target language, source text). The same
+table is the translation memory: ``lookup_any`` answers from whichever engine made an
+entry, earliest stored first, so results are reproducible for a given cache file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from xbench.errors import InputError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS translations (
+    id INTEGER PRIMARY KEY,
+    engine TEXT NOT NULL,
+    source_lang TEXT NOT NULL,
+    target_lang TEXT NOT NULL,
+    key BLOB NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS translations_key
+    ON translations (source_lang, target_lang, key, engine);
+"""
+_CHUNK = 500  # stays well below SQLite's bound-parameter limit
+MEMORY_FIELDS = ("source_lang", "target_lang", "source", "target", "engine")
+
+
+@dataclass(frozen=True)
+class Entry:
+    source_lang: str
+    target_lang: str
+    source: str
+    target: str
+    engine: str
+
+
+def default_cache_path() -> Path:
+    return Path(platformdirs.user_cache_dir("xbench")) / "translations.sqlite"
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+class TranslationCache:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise InputError(f"{self.path}: not a usable translation cache ({err})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> TranslationCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def lookup(self, engine: str, source_lang: str, target_lang: str, texts: Iterable[str]) -> dict[str, str]:
+        """Entries made by ``engine`` for ``texts``: {source: target} for the hits."""
+        return {text: target for text, (target, _) in self._select(source_lang, target_lang, texts, engine).items()}
+
+    def lookup_any(self, source_lang: str, target_lang: str, texts: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Entries by any engine: {source: (target, engine)}, the earliest stored entry winning."""
+        return self._select(source_lang, target_lang, texts, None)
+
+    def _select(self, source_lang: str, target_lang: str, texts: Iterable[str], engine: str | None) -> dict[str, tuple[str, str]]:
+        unique = list(dict.fromkeys(texts))
+        found: dict[str, tuple[str, str]] = {}
+        engine_clause = "AND engine = ?" if engine is not None else ""
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            by_key = {_key(t): t for t in chunk}
+            marks = ",".join("?" * len(by_key))
+            params: list[object] = [source_lang, target_lang, *by_key]
+            if engine is not None:
+                params.append(engine)
+            rows = self._db.execute(
+                f"SELECT key, source, target, engine FROM translations WHERE source_lang = ? AND target_lang = ? "
+                f"AND key IN ({marks}) {engine_clause} ORDER BY id",
+                params,
+            )
+            for key, source, target, made_by in rows:
+                text = by_key[key]
+                if source == text and text not in found:
+                    found[text] = (target, made_by)
+        return found
+
+    def store(self, engine: str, source_lang: str, target_lang: str, pairs: Iterable[tuple[str, str]]) -> int:
+        """Store (source, target) pairs made by ``engine``; an existing entry is kept."""
+        rows = [(engine, source_lang, target_lang, _key(s), s, t) for s, t in pairs]
+        with self._db:
+            cursor = self._db.executemany(
+                "INSERT OR IGNORE INTO translations (engine, source_lang, target_lang, key, source, target) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return cursor.rowcount
+
+    def entries(self, source_lang: str | None = None, target_lang: str | None = None, engine: str | None = None) -> Iterator[Entry]:
+        clauses, params = [], []
+        for column, value in (("source_lang", source_lang), ("target_lang", target_lang), ("engine", engine)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT source_lang, target_lang, source, target, engine FROM translations {where} ORDER BY id"
+        for row in self._db.execute(query, params):
+            yield Entry(*row)
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+
+    def import_jsonl(self, path: str | Path, engine: str | None = None) -> int:
+        """Import a translation memory (JSONL with MEMORY_FIELDS); returns entries added.
+
+        ``engine`` overrides the file's engine field (for curated memories).
+        """
+        path = Path(path)
+        grouped: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+        for number, record in _read_jsonl(path):
+            missing = [f for f in MEMORY_FIELDS if f not in record and not (f == "engine" and engine)]
+            if missing:
+                raise InputError(f"{path}: line {number}: missing field(s) {', '.join(missing)}")
+            bad = [f for f in MEMORY_FIELDS if f in record and not isinstance(record[f], str)]
+            if bad:
+                raise InputError(f"{path}: line {number}: field(s) {', '.join(bad)} must be strings")
+            group = (engine or record["engine"], record["source_lang"], record["target_lang"])
+            grouped.setdefault(group, []).append((record["source"], record["target"]))
+        return sum(self.store(*group, pairs) for group, pairs in grouped.items())
+
+    def export_jsonl(self, path: str | Path, **filters: str | None) -> int:
+        count = 0
+        with open(path, "w", encoding="utf-8") as out:
+            for entry in self.entries(**filters):
+                out.write(json.dumps(entry.__dict__, ensure_ascii=False) + "\n")
+                count += 1
+        return count
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}: line {number}: expected a JSON object")
+            yield number, record
