@@ -23,7 +23,11 @@ class TransientEngineError(EngineError):
     """A failure worth retrying: timeout, HTTP 429, 5xx, a dropped connection."""
 
 
-class PackMismatchError(EngineError):
+class SegmentError(EngineError):
+    """A request failed because of what it carried; halving the pack isolates the culprit."""
+
+
+class PackMismatchError(SegmentError):
     """A packed request came back with a different number of segments."""
 
 

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from xbench.errors import EngineError, InputError, PackMismatchError, TransientEngineError
+from xbench.errors import EngineError, InputError, PackMismatchError, SegmentError, TransientEngineError
 from xbench.languages import get_language
 
 DEFAULT_MAX_CHARS = 5000
@@ -139,6 +139,8 @@ class DeepTranslatorEngine:
             packed = client.translate(PACK_SEPARATOR.join(texts))
         except (dt_errors.TooManyRequests, dt_errors.RequestError, dt_errors.ServerException) as err:
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
+        except (dt_errors.TranslationNotFound, dt_errors.NotValidPayload, dt_errors.NotValidLength) as err:
+            raise SegmentError(f"{self.name}: {type(err).__name__}") from None
         except dt_errors.BaseError as err:
             raise EngineError(f"{self.name}: {type(err).__name__}: {getattr(err, 'message', '')}".rstrip(": ")) from None
         except OSError as err:  # requests' ConnectionError and Timeout derive from OSError

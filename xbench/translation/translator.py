@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from xbench.errors import EngineError, PackMismatchError, TransientEngineError, TranslationFailed
+from xbench.errors import EngineError, PackMismatchError, SegmentError, TransientEngineError, TranslationFailed
 from xbench.segmentation import SegmentLayout, split_units
 from xbench.translation.cache import TranslationCache
 from xbench.translation.engines import (
@@ -226,7 +226,7 @@ class Translator:
                 if empty:
                     raise PackMismatchError(f"{engine.name}: returned an empty translation")
                 return {unit: out.strip() for unit, out in zip(units, output)}, {}
-            except PackMismatchError as err:
+            except SegmentError as err:
                 if len(units) == 1:
                     return {}, {units[0]: str(err)}
                 middle = len(units) // 2
