@@ -81,15 +81,16 @@ def _configs_table(configs: list[ConfigSpec], report: BuildReport) -> str:
 
 
 def _translation_table(report: BuildReport) -> str:
+    """Only what the inputs determine: request counts and cache hits vary by run (see build_report.json)."""
     lines = [
-        "| language | unique segments | characters | engines (segments) | requests | cache hits | failures |",
-        "|---|---|---|---|---|---|---|",
+        "| language | unique segments | characters | engines (segments) | failures |",
+        "|---|---|---|---|---|",
     ]
     for code, stats in report.languages.items():
         engines = ", ".join(f"{name} ({count:,})" for name, count in sorted(stats.engines.items())) or "-"
         lines.append(
             f"| {LANGUAGES[code].name} (`{code}`) | {stats.segments:,} | {stats.characters:,} | {engines} "
-            f"| {stats.requests:,} | {stats.cache_hits:,} | {stats.failures:,} |"
+            f"| {stats.failures:,} |"
         )
     return "\n".join(lines)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,7 +24,25 @@ CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translatio
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
+def _exit_codes(command: Callable) -> Callable:
+    """The one place where xbench errors become messages and exit codes (2: bad input, 1: runtime)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except XbenchError as err:
+            err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted: nothing was written; the translation cache keeps finished work")
+            raise typer.Exit(130) from None
+
+    return run
+
+
 @app.command()
+@_exit_codes
 def languages() -> None:
     """List the supported languages and the codes engines use."""
     from rich.table import Table
@@ -37,6 +56,7 @@ def languages() -> None:
 
 
 @app.command()
+@_exit_codes
 def engines() -> None:
     """List the translation engines and the environment variables they read."""
     from xbench.translation.engines import DEEP_TRANSLATOR_ENGINES
@@ -50,6 +70,7 @@ def engines() -> None:
 
 
 @app.command()
+@_exit_codes
 def build(
     dataset: Annotated[str, typer.Argument(help="Dataset family, e.g. mmlu_mixup.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (Hub-ready).")] = None,
@@ -125,6 +146,7 @@ class _progress:
 
 
 @app.command()
+@_exit_codes
 def push(
     folder: Annotated[Path, typer.Argument(help="A folder written by xbench build.")],
     repo: Annotated[str, typer.Option("--repo", help="Hub dataset repo, ORG/NAME.")],
@@ -139,6 +161,7 @@ def push(
 
 
 @translations_app.command("import")
+@_exit_codes
 def translations_import(
     file: Annotated[Path, typer.Argument(help="JSONL with source_lang, target_lang, source, target, engine.")],
     engine: Annotated[Optional[str], typer.Option(help="Record every entry under this engine name instead of the file's.")] = None,
@@ -153,6 +176,7 @@ def translations_import(
 
 
 @translations_app.command("export")
+@_exit_codes
 def translations_export(
     file: Annotated[Path, typer.Argument(help="JSONL file to write.")],
     source_lang: Annotated[Optional[str], typer.Option(help="Only this source language.")] = None,
@@ -169,25 +193,7 @@ def translations_export(
 
 
 def main() -> None:
-    try:
-        app(standalone_mode=False)
-    except XbenchError as err:
-        err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing was written (the translation cache keeps finished work)")
-        sys.exit(130)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort,):
-        sys.exit(1)
-    except Exception as err:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
+    app()
 
 
 if __name__ == "__main__":
