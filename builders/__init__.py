@@ -7,9 +7,10 @@ from xbench.errors import InputError
 
 
 def families() -> dict[str, Family]:
+    from xbench.builders.hp_quiz import FAMILY as HP_QUIZ
     from xbench.builders.mmlu_mixup import FAMILY as MMLU
 
-    return {family.name: family for family in (MMLU,)}
+    return {family.name: family for family in (HP_QUIZ, MMLU)}
 
 
 def get_family(name: str) -> Family:

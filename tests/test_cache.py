@@ -92,3 +92,11 @@ def test_a_file_that_is_not_a_cache_is_refused(tmp_path):
     bogus.write_text("this is not sqlite" * 100)
     with pytest.raises(InputError, match="not a usable translation cache"):
         TranslationCache(bogus)
+
+
+def test_preferred_engines_win_over_earlier_entries(cache_path):
+    with TranslationCache(cache_path) as cache:
+        cache.store("google", "en", "fr", [("Hufflepuff", "Hufflepuff")])
+        cache.store("curated", "en", "fr", [("Hufflepuff", "Poufsouffle")])
+        assert cache.lookup_any("en", "fr", ["Hufflepuff"]) == {"Hufflepuff": ("Hufflepuff", "google")}
+        assert cache.lookup_any("en", "fr", ["Hufflepuff"], prefer=("curated",)) == {"Hufflepuff": ("Poufsouffle", "curated")}

@@ -98,5 +98,5 @@ class Family:
     # For families whose plain per-language config is the full translation (hp_quiz: "fr").
     full_config_is_lang: bool = False
     default_config: str = "mixup"  # falls back to "en" when not built
-    # Called with the cache before translating, e.g. to import a curated memory.
-    prepare_cache: Callable[[Any], None] | None = None
+    # Called with (cache, source) before translating, e.g. to import a curated memory.
+    prepare_cache: Callable[[Any, str | None], None] | None = None

@@ -103,7 +103,7 @@ def build(
     store = cache if isinstance(cache, TranslationCache) else TranslationCache(cache)
     try:
         if family.prepare_cache is not None:
-            family.prepare_cache(store)
+            family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
         rows = family.load_source(source, split_names)

@@ -77,11 +77,18 @@ class TranslationCache:
         """Entries made by ``engine`` for ``texts``: {source: target} for the hits."""
         return {text: target for text, (target, _) in self._select(source_lang, target_lang, texts, engine).items()}
 
-    def lookup_any(self, source_lang: str, target_lang: str, texts: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """Entries by any engine: {source: (target, engine)}, the earliest stored entry winning."""
-        return self._select(source_lang, target_lang, texts, None)
+    def lookup_any(
+        self, source_lang: str, target_lang: str, texts: Iterable[str], prefer: tuple[str, ...] = ()
+    ) -> dict[str, tuple[str, str]]:
+        """Entries by any engine: {source: (target, engine)}.
 
-    def _select(self, source_lang: str, target_lang: str, texts: Iterable[str], engine: str | None) -> dict[str, tuple[str, str]]:
+        Entries of engines in ``prefer`` win in that order; otherwise the earliest stored wins.
+        """
+        return self._select(source_lang, target_lang, texts, None, prefer)
+
+    def _select(
+        self, source_lang: str, target_lang: str, texts: Iterable[str], engine: str | None, prefer: tuple[str, ...] = ()
+    ) -> dict[str, tuple[str, str]]:
         unique = list(dict.fromkeys(texts))
         found: dict[str, tuple[str, str]] = {}
         engine_clause = "AND engine = ?" if engine is not None else ""
@@ -97,9 +104,12 @@ class TranslationCache:
                 f"AND key IN ({marks}) {engine_clause} ORDER BY id",
                 params,
             )
+            best: dict[str, int] = {}
             for key, source, target, made_by in rows:
                 text = by_key[key]
-                if source == text and text not in found:
+                rank = prefer.index(made_by) if made_by in prefer else len(prefer)
+                if source == text and rank < best.get(text, len(prefer) + 1):
+                    best[text] = rank
                     found[text] = (target, made_by)
         return found
 

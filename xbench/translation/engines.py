@@ -68,11 +68,13 @@ class PseudoEngine:
 class MemoryEngine:
     """Lookup-only: answers from the cache or an imported memory, whichever engine made the entry.
 
-    The translator consults the cache on its behalf; used alone it needs a cache.
+    Human-made entries (``curated``, then ``original``) win over machine ones; otherwise the
+    earliest stored entry wins. The translator consults the cache on its behalf.
     """
 
     name = "memory"
     lookup_only = True
+    prefer = ("curated", "original")
 
     def __init__(self, cache=None):
         self.cache = cache
@@ -80,7 +82,7 @@ class MemoryEngine:
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         if self.cache is None:
             raise EngineError("the memory engine needs a translation cache")
-        found = self.cache.lookup_any(source, target, texts)
+        found = self.cache.lookup_any(source, target, texts, self.prefer)
         missing = [t for t in texts if t not in found]
         if missing:
             raise EngineError(f"memory: {len(missing)} segment(s) have no entry for {source}->{target}")

@@ -132,7 +132,7 @@ class Translator:
             if not remaining:
                 break
             if is_lookup_only(engine):
-                hits = self.cache.lookup_any(source, target, remaining)
+                hits = self.cache.lookup_any(source, target, remaining, tuple(getattr(engine, "prefer", ())))
             else:
                 hits = {t: (tr, engine.name) for t, tr in self.cache.lookup(engine.name, source, target, remaining).items()}
             stats.cache_hits += len(hits)

@@ -1,0 +1,155 @@
+"""HP-Quiz: a 300-question Harry Potter domain-knowledge quiz (157 character, 143 spell questions).
+
+The English quiz and curated French, German, Spanish and Italian translations ship with xbench
+(data/), so ``xbench build hp_quiz`` needs no network. The quiz the study's authors published
+(``cross-ling-know/HarryPotter-Quiz``: splits English, German, French, Italian, Spanish; columns
+question, A, B, C, D, GT) can be read instead with ``--source`` (Hub id or local folder/file).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from xbench.builder import Family, MixedBuilder, Row
+from xbench.errors import InputError, XbenchError
+from xbench.languages import SOURCE_LANGUAGE, get_language
+from xbench.sources import LETTERS, TABLE_SUFFIXES, read_table, validate_mc_row
+
+ORIGINAL_HUB = "cross-ling-know/HarryPotter-Quiz"
+# Split names of the published quiz, by language code.
+ORIGINAL_SPLITS = {"en": "English", "de": "German", "fr": "French", "it": "Italian", "es": "Spanish"}
+CURATED_LANGUAGES = ("fr", "de", "es", "it")
+QUIZ_FILES = ("characters.jsonl", "spells.jsonl")
+CURATED_ENGINE = "curated"
+ORIGINAL_ENGINE = "original"
+
+CITATION = """@article{chua2024crosslingual,
+  title={Crosslingual Capabilities and Knowledge Barriers in Multilingual Large Language Models},
+  author={Chua, Lynn and Ghazi, Badih and Huang, Yangsibo and Kamath, Pritish and Kumar, Ravi and Manurangsi, Pasin and Sinha, Amer and Xie, Chulin and Zhang, Chiyuan},
+  journal={arXiv preprint arXiv:2406.16135},
+  year={2024}
+}"""
+
+
+class HpQuiz(MixedBuilder):
+    COLUMNS = {
+        "id": datasets.Value("string"),
+        "category": datasets.Value("string"),
+        "entity": datasets.Value("string"),
+        "attribute": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "choices": datasets.List(datasets.Value("string")),
+        "answer": datasets.ClassLabel(names=list(LETTERS)),
+        "source": datasets.Value("string"),
+    }
+
+
+def data_path(*parts: str) -> Path:
+    return Path(str(resources.files("xbench.builders.hp_quiz").joinpath("data", *parts)))
+
+
+@cache
+def headers() -> dict[str, str]:
+    """The one-line instruction header, written natively in each of the 16 languages."""
+    return json.loads(data_path("headers.json").read_text(encoding="utf-8"))
+
+
+def instruction_header(lang: str) -> str:
+    get_language(lang)
+    return headers()[lang]
+
+
+def bundled_quiz() -> list[Row]:
+    rows: list[Row] = []
+    for name in QUIZ_FILES:
+        for number, record in enumerate(read_table(data_path(name)), 1):
+            rows.append(validate_mc_row(record, f"{name}: row {number}"))
+    return rows
+
+
+def load_source(source: str | None, splits: tuple[str, ...] = ("test",)) -> dict[str, list[Row]]:
+    if source is None:
+        return {"test": bundled_quiz()}
+    return {"test": [_original_row(i, r) for i, r in enumerate(read_original(source)["en"])]}
+
+
+def read_original(source: str) -> dict[str, list[dict[str, Any]]]:
+    """The published quiz by language code: a Hub id, a folder of ``<Split>.<ext>`` files, or one file (English)."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        return {"en": read_table(path)}
+    if path.is_dir():
+        found = {}
+        for code, split in ORIGINAL_SPLITS.items():
+            files = sorted(p for p in path.glob(f"{split}*") if p.suffix.lower() in TABLE_SUFFIXES)
+            if files:
+                found[code] = read_table(files[0])
+        if "en" not in found:
+            raise InputError(f"--source {path}: no English file (expected English.parquet, English.jsonl or English.csv)")
+        return found
+    if source.count("/") != 1 or source.startswith((".", "/")):
+        raise InputError(f"--source {source}: not a file, a folder or a Hub id (ORG/NAME)")
+    try:
+        loaded = datasets.load_dataset(source)
+    except Exception as err:  # network or missing repo
+        raise XbenchError(f"could not load {source} from the Hugging Face Hub ({type(err).__name__}); check the network or pass a local folder") from None
+    return {code: loaded[split].to_list() for code, split in ORIGINAL_SPLITS.items() if split in loaded}
+
+
+def _original_row(index: int, record: dict[str, Any], where: str = "English") -> Row:
+    """question, A, B, C, D, GT (a letter) -> the xbench columns."""
+    missing = [c for c in ("question", *LETTERS, "GT") if c not in record]
+    if missing:
+        raise InputError(f"{where}: row {index + 1}: missing column(s) {', '.join(missing)}")
+    row = validate_mc_row(
+        {"question": record["question"], "choices": [record[c] for c in LETTERS], "answer": record["GT"]}, f"{where}: row {index + 1}"
+    )
+    return {"id": f"original/{index}", "category": "", "entity": "", "attribute": "", **row, "source": ORIGINAL_HUB}
+
+
+def prepare_cache(store: Any, source: str | None) -> None:
+    """Load the human translations into the cache: curated ones, or the published quiz's own."""
+    if source is None:
+        for lang in CURATED_LANGUAGES:
+            store.import_jsonl(data_path("memory", f"{lang}.jsonl"), engine=CURATED_ENGINE)
+        return
+    published = read_original(source)
+    english = [_original_row(i, r) for i, r in enumerate(published["en"])]
+    for code, records in published.items():
+        if code == SOURCE_LANGUAGE:
+            continue
+        if len(records) != len(english):
+            raise InputError(f"--source {source}: {ORIGINAL_SPLITS[code]} has {len(records)} rows, English has {len(english)}")
+        pairs = []
+        for index, (en_row, record) in enumerate(zip(english, records)):
+            translated = _original_row(index, record, ORIGINAL_SPLITS[code])
+            if translated["answer"] != en_row["answer"]:
+                raise InputError(f"--source {source}: {ORIGINAL_SPLITS[code]} row {index + 1}: answer differs from English")
+            pairs.append((en_row["question"], translated["question"]))
+            pairs.extend(zip(en_row["choices"], translated["choices"]))
+        store.store(ORIGINAL_ENGINE, SOURCE_LANGUAGE, code, pairs)
+
+
+FAMILY = Family(
+    name="hp_quiz",
+    builder=HpQuiz,
+    load_source=load_source,
+    card_template="hp_quiz.md",
+    pretty_name="HP-Quiz: Harry Potter knowledge in many languages (xbench)",
+    license="cc-by-4.0",
+    task_categories=("question-answering", "multiple-choice"),
+    source_datasets=("original",),
+    citation=CITATION,
+    default_langs=CURATED_LANGUAGES,
+    default_formats=("full",),
+    default_translator="memory",
+    full_config_is_lang=True,
+    default_config=SOURCE_LANGUAGE,
+    prepare_cache=prepare_cache,
+)
