@@ -16,6 +16,13 @@ from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 if TYPE_CHECKING:
     from xbench.pipeline import BuildReport
 
+STUDY_CITATION = """@article{chua2024crosslingual,
+  title={Crosslingual Capabilities and Knowledge Barriers in Multilingual Large Language Models},
+  author={Chua, Lynn and Ghazi, Badih and Huang, Yangsibo and Kamath, Pritish and Kumar, Ravi and Manurangsi, Pasin and Sinha, Amer and Xie, Chulin and Zhang, Chiyuan},
+  journal={arXiv preprint arXiv:2406.16135},
+  year={2024}
+}"""
+
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
 

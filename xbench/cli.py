@@ -133,7 +133,7 @@ class _progress:
         def on_translate(lang: str, done: int, total: int) -> None:
             if lang not in tasks:
                 tasks[lang] = self.bar.add_task(f"translating en->{lang}", total=total)
-            self.bar.update(tasks[lang], advance=done, total=max(total, self.bar.tasks[tasks[lang]].total or 0))
+            self.bar.update(tasks[lang], advance=done)
 
         def on_config(name: str) -> None:
             self.bar.update(writing, advance=1, description=f"writing configs ({name})")

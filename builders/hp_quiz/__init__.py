@@ -16,6 +16,7 @@ from typing import Any
 
 import datasets
 
+from xbench.card import STUDY_CITATION
 from xbench.builder import Family, MixedBuilder, Row
 from xbench.errors import InputError, XbenchError
 from xbench.languages import SOURCE_LANGUAGE, get_language
@@ -29,12 +30,7 @@ QUIZ_FILES = ("characters.jsonl", "spells.jsonl")
 CURATED_ENGINE = "curated"
 ORIGINAL_ENGINE = "original"
 
-CITATION = """@article{chua2024crosslingual,
-  title={Crosslingual Capabilities and Knowledge Barriers in Multilingual Large Language Models},
-  author={Chua, Lynn and Ghazi, Badih and Huang, Yangsibo and Kamath, Pritish and Kumar, Ravi and Manurangsi, Pasin and Sinha, Amer and Xie, Chulin and Zhang, Chiyuan},
-  journal={arXiv preprint arXiv:2406.16135},
-  year={2024}
-}"""
+CITATION = STUDY_CITATION
 
 
 class HpQuiz(MixedBuilder):

@@ -8,6 +8,7 @@ from typing import Any
 
 import datasets
 
+from xbench.card import STUDY_CITATION
 from xbench.builder import Family, MixedBuilder, Row
 from xbench.errors import InputError, XbenchError
 from xbench.sources import TABLE_SUFFIXES, existing_path, read_table, validate_mc_row
@@ -16,12 +17,7 @@ HUB_SOURCE = "cais/mmlu"
 SAMPLE = "sample"
 SPLITS = ("test", "dev")
 
-CITATION = """@article{chua2024crosslingual,
-  title={Crosslingual Capabilities and Knowledge Barriers in Multilingual Large Language Models},
-  author={Chua, Lynn and Ghazi, Badih and Huang, Yangsibo and Kamath, Pritish and Kumar, Ravi and Manurangsi, Pasin and Sinha, Amer and Xie, Chulin and Zhang, Chiyuan},
-  journal={arXiv preprint arXiv:2406.16135},
-  year={2024}
-}
+CITATION = STUDY_CITATION + """
 @article{hendryckstest2021,
   title={Measuring Massive Multitask Language Understanding},
   author={Dan Hendrycks and Collin Burns and Steven Basart and Andy Zou and Mantas Mazeika and Dawn Song and Jacob Steinhardt},

@@ -185,21 +185,22 @@ class Translator:
         failed: dict[str, str] = {}
         unit_done: dict[str, str] = {}
         unit_failed: dict[str, str] = {}
-        workers = self.workers or engine_concurrency(engine)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        layouts, all_units = self._unique_units(engine, segments)
+        stats.units += len(all_units)
+        pool = ThreadPoolExecutor(max_workers=self.workers or engine_concurrency(engine))
+        try:
             for start in range(0, len(segments), _STORE_EVERY):
                 group = segments[start : start + _STORE_EVERY]
-                layouts, units = self._unique_units(engine, group)
-                todo = [u for u in units if u not in unit_done and u not in unit_failed]
-                stats.units += len(todo)
+                todo = list(dict.fromkeys(u for text in group for u in layouts[text].units if u not in unit_done and u not in unit_failed))
                 packs = pack_units(todo, engine_max_chars(engine), engine_max_segments(engine))
                 for ok, bad in pool.map(lambda pack: self._send(engine, pack, source, target, stats), packs):
                     unit_done.update(ok)
                     unit_failed.update(bad)
                     if self.progress:
-                        self.progress(target, len(ok) + len(bad), len(todo))
+                        self.progress(target, len(ok) + len(bad), len(all_units))
                 finished: list[tuple[str, str]] = []
-                for text, layout in layouts.items():
+                for text in group:
+                    layout = layouts[text]
                     broken = [unit_failed[u] for u in layout.units if u in unit_failed]
                     if broken:
                         failed[text] = broken[0]
@@ -210,6 +211,9 @@ class Translator:
                 self.cache.store(engine.name, source, target, finished)
                 stats.translated += len(finished)
                 self._count_engines(stats, ((t, engine.name) for t, _ in finished))
+        finally:
+            # On Ctrl-C or an error, drop queued requests instead of sending them all first.
+            pool.shutdown(wait=True, cancel_futures=True)
         return translated, failed
 
     def _send(self, engine: Engine, units: list[str], source: str, target: str, stats: LanguageStats) -> tuple[dict[str, str], dict[str, str]]:
