@@ -102,7 +102,8 @@ def build(
 def _print_report(report) -> None:
     from rich.table import Table
 
-    table = Table("language", "segments", "characters", "requests", "cache hits", "retries", "failures", "engines", title="translation" + (" (dry run)" if report.dry_run else ""))
+    table = Table("lang", "segments", "chars", "requests", "cached", "retries", "failed", "engines", title="translation" + (" (dry run)" if report.dry_run else ""))
+    table.columns[-1].overflow = "fold"
     for code, stats in report.languages.items():
         engines = ", ".join(f"{k or 'none'}:{v}" for k, v in sorted(stats.engines.items()))
         table.add_row(code, f"{stats.segments:,}", f"{stats.characters:,}", f"{stats.requests:,}", f"{stats.cache_hits:,}", str(stats.retries), str(stats.failures), engines)
