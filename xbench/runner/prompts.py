@@ -1,0 +1,55 @@
+"""Prompt templates: the prompt is the experiment, so every string here has an exact-string test.
+
+MMLU follows the original MMLU code (Hendrycks et al.): a header naming the subject, k demos
+``{question}\\nA. {c0}\\n...\\nAnswer: {letter}\\n\\n`` and the test question ending in
+``\\nAnswer:``. Questions are not stripped. HP-Quiz uses its header written natively in the
+config's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xbench.errors import InputError
+
+MMLU_HEADER = "The following are multiple choice questions (with answers) about {subject}."
+GENERIC_HEADER = "The following are multiple choice questions (with answers)."
+INSTRUCTIONS = {
+    "none": "",
+    "aware0": "Keep in mind that the question and options may be presented in various languages.",
+    "aware1": "Remember that the question and options can be in different languages.",
+}
+OPTION_IDS = {"ABCD": ("A", "B", "C", "D"), "abcd": ("a", "b", "c", "d"), "1234": ("1", "2", "3", "4")}
+
+
+def option_ids(name: str) -> tuple[str, ...]:
+    try:
+        return OPTION_IDS[name]
+    except KeyError:
+        raise InputError(f"--ids: unknown option ids {name!r}; choose from {', '.join(OPTION_IDS)}") from None
+
+
+def check_instruction(name: str) -> str:
+    if name not in INSTRUCTIONS:
+        raise InputError(f"--instruction: unknown instruction {name!r}; choose from {', '.join(INSTRUCTIONS)}")
+    return INSTRUCTIONS[name]
+
+
+def header(sentence: str, instruction: str = "none") -> str:
+    """The header sentence, the instruction (if any) after it, then a blank line."""
+    extra = check_instruction(instruction)
+    return f"{sentence} {extra}\n\n" if extra else f"{sentence}\n\n"
+
+
+def mmlu_header_sentence(subject: str) -> str:
+    return MMLU_HEADER.format(subject=subject.replace("_", " "))
+
+
+def format_example(question: str, choices: Sequence[str], ids: Sequence[str], answer: int | None = None) -> str:
+    """One question block; with ``answer`` it is a demo ending in the letter and a blank line."""
+    text = question + "".join(f"\n{label}. {choice}" for label, choice in zip(ids, choices)) + "\nAnswer:"
+    return text if answer is None else f"{text} {ids[answer]}\n\n"
+
+
+def demo_block(demos: Sequence[dict], ids: Sequence[str]) -> str:
+    return "".join(format_example(d["question"], d["choices"], ids, d["answer"]) for d in demos)

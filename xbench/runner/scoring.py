@@ -1,0 +1,129 @@
+"""Multiple-choice scoring from the logits at the last prompt position.
+
+``maxprob``: softmax over the option-ID tokens, argmax. ``first-token``: the greedy next
+token over the whole vocabulary, which counts only if it is an option ID (as for closed
+models that answer in text). One forward pass per question: the demo prefix shared by a
+group (a subject) is encoded once and its KV cache reused, and the LM head is computed only
+at the last position.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xbench.errors import InputError
+
+STRATEGIES = ("maxprob", "first-token")
+_CONTEXT = "Answer:"
+
+
+@dataclass(frozen=True)
+class OptionTokens:
+    """What follows ``Answer:`` for each option ID: shared lead tokens, then one distinct token each."""
+
+    ids: tuple[str, ...]
+    lead: tuple[int, ...]
+    tokens: tuple[int, ...]
+
+
+def resolve_option_tokens(tokenizer, ids: Sequence[str]) -> OptionTokens:
+    """Find the token each option ID becomes after ``Answer:`` with this tokenizer.
+
+    Usually `` A`` is one token. Where a tokenizer splits it (a lone space token, then ``A``),
+    the shared lead tokens are appended to the prompt and the option tokens read after them.
+    """
+    base = tokenizer(_CONTEXT, add_special_tokens=False)["input_ids"]
+    continuations = []
+    for label in ids:
+        full = tokenizer(f"{_CONTEXT} {label}", add_special_tokens=False)["input_ids"]
+        if full[: len(base)] != base or len(full) == len(base):
+            raise InputError(f"cannot find the token for option {label!r} after {_CONTEXT!r} with this tokenizer")
+        continuations.append(full[len(base) :])
+    lead = 0
+    while all(len(c) > lead + 1 for c in continuations) and len({c[lead] for c in continuations}) == 1:
+        lead += 1
+    tokens = tuple(c[lead] for c in continuations)
+    if len(set(tokens)) != len(tokens):
+        raise InputError(f"option ids {''.join(ids)} do not map to distinct tokens with this tokenizer")
+    return OptionTokens(tuple(ids), tuple(continuations[0][:lead]), tokens)
+
+
+@dataclass
+class Scored:
+    probs: list[float]  # softmax over the option tokens
+    logprobs: list[float]  # log-probability of each option token over the whole vocabulary
+    prediction: int  # index of the chosen option, -1 when first-token gave no option ID
+    token: int  # the greedy token over the whole vocabulary
+
+
+def _cache_keyword(model) -> str:
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+class McScorer:
+    def __init__(self, model, tokenizer, options: OptionTokens, *, strategy: str = "maxprob", device: str = "cpu"):
+        if strategy not in STRATEGIES:
+            raise InputError(f"--strategy: unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+        import torch
+
+        self.torch = torch
+        self.model, self.tokenizer, self.options = model, tokenizer, options
+        self.strategy, self.device = strategy, device
+        self._cache_kw = _cache_keyword(model)
+        self._option_index = torch.tensor(options.tokens)
+
+    def encode(self, prompt: str) -> list[int]:
+        return list(self.tokenizer(prompt)["input_ids"]) + list(self.options.lead)
+
+    def _decide(self, logits) -> Scored:
+        torch = self.torch
+        logits = logits.float()
+        option_logits = logits[self._option_index]
+        probs = torch.softmax(option_logits, dim=-1)
+        logprobs = torch.log_softmax(logits, dim=-1)[self._option_index]
+        token = int(torch.argmax(logits))
+        if self.strategy == "maxprob":
+            prediction = int(torch.argmax(probs))
+        else:
+            prediction = self.options.tokens.index(token) if token in self.options.tokens else -1
+        return Scored(probs.tolist(), logprobs.tolist(), prediction, token)
+
+    def score_with_prefix(self, prefix: str, prompts: Sequence[str]) -> list[Scored]:
+        """Score prompts that all start with ``prefix``, encoding the prefix once."""
+        torch = self.torch
+        prefix_ids = list(self.tokenizer(prefix)["input_ids"])
+        results = []
+        with torch.inference_mode():
+            cache = self.model(torch.tensor([prefix_ids], device=self.device), use_cache=True).past_key_values
+            for prompt in prompts:
+                ids = self.encode(prompt)
+                if ids[: len(prefix_ids)] == prefix_ids and len(ids) > len(prefix_ids):
+                    suffix = torch.tensor([ids[len(prefix_ids) :]], device=self.device)
+                    out = self.model(suffix, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
+                    cache.crop(-(cache.get_seq_length() - len(prefix_ids)))
+                else:  # the tokenizer merged across the prefix boundary: score without the cache
+                    out = self.model(torch.tensor([ids], device=self.device), logits_to_keep=1)
+                results.append(self._decide(out.logits[0, -1]))
+        return results
+
+    def score_batch(self, prompts: Sequence[str]) -> list[Scored]:
+        """Score prompts in one left-padded batch (no prefix cache)."""
+        torch = self.torch
+        encoded = [self.encode(p) for p in prompts]
+        width = max(len(ids) for ids in encoded)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded], device=self.device)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.model(input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
+        return [self._decide(out.logits[i, -1]) for i in range(len(prompts))]
+
+    def score_plain(self, prompt: str) -> Scored:
+        """Reference scoring: the whole prompt, no cache, logits at every position."""
+        torch = self.torch
+        with torch.inference_mode():
+            out = self.model(torch.tensor([self.encode(prompt)], device=self.device))
+        return self._decide(out.logits[0, -1])
