@@ -116,10 +116,11 @@ def _print_report(report) -> None:
 
 
 class _progress:
-    """Rich progress bars for translation (per language) and writing (per config)."""
+    """Rich progress bars: one task per language (translating) or config (scoring), plus writing."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, verb: str = "translating en->"):
         self.quiet = quiet or not sys.stderr.isatty()
+        self.verb = verb
 
     def __enter__(self):
         if self.quiet:
@@ -133,7 +134,7 @@ class _progress:
 
         def on_translate(lang: str, done: int, total: int) -> None:
             if lang not in tasks:
-                tasks[lang] = self.bar.add_task(f"translating en->{lang}", total=total)
+                tasks[lang] = self.bar.add_task(f"{self.verb}{lang}" if self.verb.endswith(">") else f"{self.verb} {lang}", total=total)
             self.bar.update(tasks[lang], advance=done)
 
         def on_config(name: str) -> None:
@@ -191,6 +192,67 @@ def translations_export(
     with TranslationCache(cache) as store:
         count = store.export_jsonl(file, source_lang=source_lang, target_lang=target_lang, engine=engine)
     out_console.print(f"exported {count:,} entries to {file}")
+
+
+@app.command("eval")
+@_exit_codes
+def eval_command(
+    model: Annotated[str, typer.Option("--model", help="Hub id, local model folder or local .gguf file.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="A folder written by xbench build, or a Hub dataset id.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: <config>/results.json and samples.jsonl.")],
+    configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
+    split: Annotated[str, typer.Option(help="Split to score.")] = "test",
+    shots: Annotated[int, typer.Option(help="Number of demos (first k dev rows of the subject).")] = 0,
+    demos: Annotated[str, typer.Option(help="Demo rows: english (the en config) or same (the same config).")] = "english",
+    ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
+    instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
+    strategy: Annotated[str, typer.Option(help="maxprob or first-token.")] = "maxprob",
+    limit: Annotated[Optional[int], typer.Option(help="Score only the first N rows of each config.")] = None,
+    subjects: Annotated[Optional[str], typer.Option(help="Comma-separated subjects (MMLU).")] = None,
+    dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    batch_size: Annotated[str, typer.Option(help="Questions per forward pass, or auto (1 on CPU).")] = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the samples already written and score the rest.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
+    from xbench.runner.evaluate import evaluate
+
+    with _progress(quiet, "scoring") as (on_progress, _):
+        results = evaluate(
+            model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
+            instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
+            device=device, batch_size=batch_size, resume=resume, progress=on_progress,
+        )
+    for result in results:
+        acc = result.metrics["acc"]
+        out_console.print(f"{result.config:<20} acc {acc.value:.4f} ± {acc.stderr:.4f}  n={result.n_samples}  {result.signature}", highlight=False)
+
+
+@app.command()
+@_exit_codes
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders written by xbench eval (or results.json files).")],
+    plots: Annotated[Optional[Path], typer.Option(help="Folder for the PNG plots.")] = None,
+) -> None:
+    """Print accuracy per model and config, and write the accuracy and gap-to-English plots."""
+    from rich.table import Table
+
+    from xbench.runner.report import accuracy_table, collect, plot
+
+    results = collect(runs)
+    configs, table = accuracy_table(results)
+    view = Table("model", *configs)
+    for model, scores in table.items():
+        view.add_row(model, *(f"{scores[c]:.3f}" if c in scores else "-" for c in configs))
+    out_console.print(view)
+    if plots is not None:
+        for path in plot(results, plots):
+            out_console.print(f"wrote {path}")
+
+
+def _split_list(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def main() -> None:

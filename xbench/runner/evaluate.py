@@ -1,0 +1,211 @@
+"""``xbench eval``: score a causal LM on configs of a built dataset (local folder or Hub id)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from xbench.errors import InputError, XbenchError
+from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
+from xbench.runner import prompts
+from xbench.runner.model import LoadedModel, load_model
+from xbench.runner.results import (
+    SAMPLES_FILE,
+    PromptSettings,
+    RunResult,
+    Sample,
+    accuracy,
+    git_commit,
+    package_versions,
+    prompt_hash,
+    read_samples,
+    signature,
+    write_results,
+)
+from xbench.runner.scoring import McScorer, Scored, resolve_option_tokens
+
+DEMO_SOURCES = ("english", "same")
+REQUIRED_COLUMNS = ("question", "choices", "answer")
+
+
+def config_language(config: str) -> str:
+    """``fr_gt_option`` -> fr, ``de`` -> de, ``mixup`` / ``en`` -> en."""
+    head = config.split("_")[0]
+    return head if head in LANGUAGES else SOURCE_LANGUAGE
+
+
+def _load_split(dataset: str, config: str, split: str) -> list[dict[str, Any]]:
+    import datasets
+
+    try:
+        rows = datasets.load_dataset(dataset, config, split=split)
+    except ValueError as err:
+        raise InputError(f"{dataset}: config {config!r} split {split!r}: {str(err).splitlines()[0][:200]}") from None
+    except Exception as err:
+        raise XbenchError(f"could not load {dataset} ({type(err).__name__}); check the path, the network or HF_TOKEN") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.column_names]
+    if missing:
+        raise InputError(f"{dataset} config {config!r}: missing column(s) {', '.join(missing)}")
+    return rows.to_list()
+
+
+def available_configs(dataset: str) -> list[str]:
+    import datasets
+
+    if not Path(dataset).exists() and dataset.startswith((".", "/")):
+        raise InputError(f"--dataset: {dataset} does not exist")
+    try:
+        return datasets.get_dataset_config_names(dataset)
+    except Exception as err:
+        raise XbenchError(f"could not read the configs of {dataset} ({type(err).__name__})") from None
+
+
+def _header_sentence(row: dict[str, Any], config: str) -> str:
+    if row.get("subject"):
+        return prompts.mmlu_header_sentence(row["subject"])
+    if "entity" in row:  # HP-Quiz
+        from xbench.builders.hp_quiz import instruction_header
+
+        return instruction_header(config_language(config))
+    return prompts.GENERIC_HEADER
+
+
+def _group_by_subject(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row.get("subject") or "", []).append(row)
+    return groups
+
+
+def evaluate(
+    model: str | LoadedModel,
+    dataset: str,
+    *,
+    out: str | Path,
+    configs: list[str] | None = None,
+    split: str = "test",
+    shots: int = 0,
+    demos: str = "english",
+    ids: str = "ABCD",
+    instruction: str = "none",
+    strategy: str = "maxprob",
+    limit: int | None = None,
+    subjects: list[str] | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    batch_size: int | str = 1,
+    resume: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[RunResult]:
+    """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
+    labels = prompts.option_ids(ids)
+    prompts.check_instruction(instruction)
+    if demos not in DEMO_SOURCES:
+        raise InputError(f"--demos: unknown demo source {demos!r}; choose from {', '.join(DEMO_SOURCES)}")
+    if shots < 0:
+        raise InputError("--shots: must be 0 or more")
+    known = available_configs(dataset)
+    configs = configs or known
+    unknown = [c for c in configs if c not in known]
+    if unknown:
+        raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=device)
+    scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
+    batch = _batch_size(batch_size, loaded.device)
+    settings = PromptSettings(shots, demos, ids, instruction, strategy)
+    return [
+        _evaluate_config(scorer, loaded, dataset, config, split, settings, labels, limit, subjects, batch, Path(out), resume, progress)
+        for config in configs
+    ]
+
+
+def _batch_size(batch_size: int | str, device: str) -> int:
+    if batch_size == "auto":
+        return 1 if device == "cpu" else 16  # on CPU, batch 1 with the prefix cache is fastest
+    try:
+        size = int(batch_size)
+    except ValueError:
+        raise InputError(f"--batch-size: expected a number or 'auto', got {batch_size!r}") from None
+    if size < 1:
+        raise InputError("--batch-size: must be at least 1")
+    return size
+
+
+def _evaluate_config(scorer, loaded, dataset, config, split, settings, labels, limit, subjects, batch, out, resume, progress) -> RunResult:
+    rows = _load_split(dataset, config, split)
+    if subjects:
+        rows = [r for r in rows if r.get("subject") in subjects]
+        if not rows:
+            raise InputError(f"--subjects: none of {', '.join(subjects)} is in {config}")
+    rows = rows[:limit] if limit else rows
+    for index, row in enumerate(rows):
+        row["id"] = row.get("id") or f"row/{index}"
+    demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
+    folder = out / config
+    folder.mkdir(parents=True, exist_ok=True)
+    samples_path = folder / SAMPLES_FILE
+    done = {s.id: s for s in read_samples(samples_path)} if resume else {}
+    with open(samples_path, "w" if not resume else "a", encoding="utf-8") as sink:
+        if resume:  # rewrite only complete lines, dropping one a crash may have cut
+            sink.seek(0)
+            sink.truncate()
+            sink.writelines(json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in done.values())
+        finished = len(done)
+        for subject, group in _group_by_subject(rows).items():
+            todo = [r for r in group if r["id"] not in done]
+            if not todo:
+                continue
+            demos = demo_rows.get(subject, [])[: settings.shots]
+            if settings.shots and len(demos) < settings.shots:
+                raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
+            prefix = prompts.header(_header_sentence(todo[0], config), settings.instruction) + prompts.demo_block(demos, labels)
+            texts = [prefix + prompts.format_example(r["question"], r["choices"], labels) for r in todo]
+            for row, text, scored in zip(todo, texts, _score(scorer, prefix, texts, batch)):
+                sample = _sample(row, subject, text, scored)
+                done[sample.id] = sample
+                sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+            sink.flush()
+            finished += len(todo)
+            if progress:
+                progress(config, finished, len(rows))
+    ordered = [done[r["id"]] for r in rows]
+    per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
+    result = RunResult(
+        model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
+        prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": accuracy([x.correct for x in ordered])},
+        per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings),
+        dtype=loaded.dtype, device=loaded.device, git_commit=git_commit(), packages=package_versions(),
+    )
+    write_results(folder, result)
+    return result
+
+
+def _score(scorer: McScorer, prefix: str, texts: list[str], batch: int) -> list[Scored]:
+    if batch == 1:
+        return scorer.score_with_prefix(prefix, texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+    scored: dict[int, Scored] = {}
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        scored.update(zip(chunk, scorer.score_batch([texts[i] for i in chunk])))
+    return [scored[i] for i in range(len(texts))]
+
+
+def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored) -> Sample:
+    return Sample(
+        id=row["id"], subject=subject, prompt_hash=prompt_hash(text), probs=scored.probs, logprobs=scored.logprobs,
+        prediction=scored.prediction, target=int(row["answer"]), correct=scored.prediction == int(row["answer"]),
+    )
+
+
+def _demo_rows(dataset: str, config: str, settings: PromptSettings) -> dict[str, list[dict[str, Any]]]:
+    """The dev rows of each subject, in order: the first k of a subject are its demos."""
+    source = SOURCE_LANGUAGE if settings.demos == "english" else config
+    try:
+        rows = _load_split(dataset, source, "dev")
+    except (InputError, XbenchError):
+        raise InputError(f"--shots {settings.shots}: {dataset} config {source!r} has no dev split for demos") from None
+    return _group_by_subject(rows)

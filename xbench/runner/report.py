@@ -1,0 +1,85 @@
+"""``xbench report``: a table of runs (rows: models, columns: configs) and the study's plots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from xbench.errors import InputError
+from xbench.formats import FORMATS
+from xbench.languages import SOURCE_LANGUAGE
+from xbench.runner.results import RESULTS_FILE, RunResult, load_results
+
+
+def collect(runs: list[str | Path]) -> list[RunResult]:
+    """Every results.json under the given run folders (or the files themselves)."""
+    results = []
+    for run in runs:
+        path = Path(run)
+        files = [path] if path.is_file() else sorted(path.rglob(RESULTS_FILE))
+        if not files:
+            raise InputError(f"{path}: no {RESULTS_FILE} found")
+        results.extend(load_results(f) for f in files)
+    return results
+
+
+def accuracy_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """(config columns in first-seen order, {model: {config: accuracy}})."""
+    configs = list(dict.fromkeys(r.config for r in results))
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in results:
+        table[r.model][r.config] = r.metrics["acc"].value
+    return configs, dict(table)
+
+
+def split_config(config: str) -> tuple[str, str]:
+    """``fr_gt_option`` -> (fr, gt_option); ``fr`` -> (fr, full); ``en`` -> (en, en)."""
+    lang, _, fmt = config.partition("_")
+    if config == SOURCE_LANGUAGE:
+        return SOURCE_LANGUAGE, SOURCE_LANGUAGE
+    if not fmt:
+        return lang, "full"
+    return (lang, fmt) if fmt in FORMATS else (config, config)
+
+
+def plot(results: list[RunResult], out: Path) -> list[Path]:
+    """accuracy.png (per format, grouped by language) and gap.png (accuracy minus English), per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    _, table = accuracy_table(results)
+    for model, scores in table.items():
+        english = scores.get(SOURCE_LANGUAGE)
+        by_lang: dict[str, dict[str, float]] = defaultdict(dict)
+        for config, acc in scores.items():
+            lang, fmt = split_config(config)
+            if lang != SOURCE_LANGUAGE and fmt != lang:
+                by_lang[lang][fmt] = acc
+        formats = [f for f in FORMATS if any(f in v for v in by_lang.values())]
+        langs = list(by_lang)
+        slug = model.replace("/", "__").strip(".") or "model"
+        for kind in ("accuracy", "gap"):
+            if kind == "gap" and english is None:
+                continue
+            fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(langs) * max(1, len(formats)) / 3), 4))
+            width = 0.8 / max(1, len(formats))
+            for i, fmt in enumerate(formats):
+                values = [by_lang[lang].get(fmt, float("nan")) - (english if kind == "gap" else 0) for lang in langs]
+                ax.bar([x + i * width for x in range(len(langs))], values, width, label=fmt)
+            if kind == "accuracy" and english is not None:
+                ax.axhline(english, color="black", linestyle="--", linewidth=1, label="en")
+            ax.axhline(0, color="grey", linewidth=0.5)
+            ax.set_xticks([x + width * (len(formats) - 1) / 2 for x in range(len(langs))], langs)
+            ax.set_ylabel("accuracy" if kind == "accuracy" else "accuracy - English")
+            ax.set_title(f"{model}: {'accuracy per format' if kind == 'accuracy' else 'gap to English'}")
+            ax.legend(fontsize="small", ncol=2)
+            fig.tight_layout()
+            path = out / f"{slug}_{kind}.png"
+            fig.savefig(path, dpi=120)
+            plt.close(fig)
+            written.append(path)
+    return written
