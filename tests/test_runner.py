@@ -1,0 +1,181 @@
+"""The reference runner on a tiny random Llama model built in a fixture (offline, seconds)."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer, tiny_llama  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+import xbench  # noqa: E402
+from xbench.builders.mmlu_mixup import load_source  # noqa: E402
+from xbench.cli import app  # noqa: E402
+from xbench.errors import InputError  # noqa: E402
+from xbench.runner import prompts  # noqa: E402
+from xbench.runner.evaluate import evaluate  # noqa: E402
+from xbench.runner.model import load_model  # noqa: E402
+from xbench.runner.results import load_results  # noqa: E402
+from xbench.runner.scoring import McScorer, resolve_option_tokens  # noqa: E402
+
+SAMPLE = load_source("sample", ("test", "dev"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def loaded(model_dir):
+    return load_model(str(model_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def mmlu_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("built") / "mmlu"
+    xbench.build("mmlu_mixup", out=out, source="sample", translator="pseudo", langs="fr", formats="full,gt_option", cache=out.parent / "c.sqlite")
+    return out
+
+
+def test_mmlu_prompt_zero_and_two_shot_exact():
+    row = SAMPLE["test"][0]
+    zero = prompts.header(prompts.mmlu_header_sentence("high_school_geography")) + prompts.format_example(row["question"], row["choices"], "ABCD")
+    assert zero == (
+        "The following are multiple choice questions (with answers) about high school geography.\n\n"
+        f"{row['question']}\nA. {row['choices'][0]}\nB. {row['choices'][1]}\nC. {row['choices'][2]}\nD. {row['choices'][3]}\nAnswer:"
+    )
+    demos = [{"question": "Q1?", "choices": ["w", "x", "y", "z"], "answer": 2}, {"question": " Q2 ", "choices": ["1", "2", "3", "4"], "answer": 0}]
+    assert prompts.demo_block(demos, "ABCD") == "Q1?\nA. w\nB. x\nC. y\nD. z\nAnswer: C\n\n Q2 \nA. 1\nB. 2\nC. 3\nD. 4\nAnswer: A\n\n"
+
+
+def test_instructions_and_option_ids_exact():
+    assert prompts.header("About X.", "aware0") == "About X. Keep in mind that the question and options may be presented in various languages.\n\n"
+    assert prompts.header("About X.", "aware1") == "About X. Remember that the question and options can be in different languages.\n\n"
+    assert prompts.format_example("Q?", ["p", "q", "r", "s"], prompts.option_ids("1234"), 3) == "Q?\n1. p\n2. q\n3. r\n4. s\nAnswer: 4\n\n"
+    assert prompts.format_example("Q?", ["p", "q", "r", "s"], prompts.option_ids("abcd")) == "Q?\na. p\nb. q\nc. r\nd. s\nAnswer:"
+    with pytest.raises(InputError, match="--ids: unknown option ids 'ABCDE'"):
+        prompts.option_ids("ABCDE")
+
+
+@pytest.mark.parametrize("make", [byte_level_tokenizer, sentencepiece_style_tokenizer])
+@pytest.mark.parametrize("ids", ["ABCD", "abcd", "1234"])
+def test_option_tokens_are_what_follows_answer_colon(make, ids):
+    tokenizer = make()
+    options = resolve_option_tokens(tokenizer, prompts.option_ids(ids))
+    assert len(set(options.tokens)) == 4
+    for label, token in zip(prompts.option_ids(ids), options.tokens):
+        full = tokenizer("Answer: " + label, add_special_tokens=False)["input_ids"]
+        assert full[-1] == token and tokenizer.decode([token]).strip() == label
+    assert options.lead == ()
+
+
+def test_option_after_a_separate_space_token():
+    """A tokenizer that splits ' A' into a space token and 'A' gets the space appended to the prompt."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(["<unk>", " ", "A", "B", "C", "D", "n", "s", "w", "e", "r", ":"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>")
+    options = resolve_option_tokens(hf, "ABCD")
+    assert options.lead == (vocab[" "],) and options.tokens == (2, 3, 4, 5)
+
+
+def _prompts(n=12, shots=3):
+    test = SAMPLE["test"][:n]
+    prefix = prompts.header(prompts.mmlu_header_sentence(test[0]["subject"])) + prompts.demo_block(SAMPLE["dev"][:shots], "ABCD")
+    return prefix, [prefix + prompts.format_example(r["question"], r["choices"], "ABCD") for r in test]
+
+
+@pytest.mark.parametrize("make", [byte_level_tokenizer, sentencepiece_style_tokenizer])
+def test_prefix_cache_and_batching_equal_plain_scoring(make):
+    tokenizer = make()
+    model = tiny_llama(tokenizer)
+    scorer = McScorer(model, tokenizer, resolve_option_tokens(tokenizer, "ABCD"))
+    prefix, texts = _prompts()
+    plain = [scorer.score_plain(t) for t in texts]
+    cached = scorer.score_with_prefix(prefix, texts)
+    batched = scorer.score_batch(texts)
+    for reference, fast, batch in zip(plain, cached, batched):
+        assert fast.prediction == reference.prediction == batch.prediction
+        assert max(abs(a - b) for a, b in zip(fast.probs, reference.probs)) < 1e-4
+        assert max(abs(a - b) for a, b in zip(batch.probs, reference.probs)) < 1e-4
+        assert max(abs(a - b) for a, b in zip(fast.logprobs, reference.logprobs)) < 1e-4
+    assert len({p.prediction for p in plain}) > 1  # the random model does not answer one letter only
+
+
+def test_first_token_strategy_counts_only_option_ids():
+    tokenizer = byte_level_tokenizer()
+    model = tiny_llama(tokenizer)
+    options = resolve_option_tokens(tokenizer, "ABCD")
+    scorer = McScorer(model, tokenizer, options, strategy="first-token")
+    _, texts = _prompts()
+    for scored in scorer.score_with_prefix(texts[0][:10], texts):
+        expected = options.tokens.index(scored.token) if scored.token in options.tokens else -1
+        assert scored.prediction == expected
+
+
+def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
+    results = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en", "fr_gt_option"], shots=2)
+    en = load_results(tmp_path / "run" / "en" / "results.json")
+    assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0"
+    assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
+    samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct"}
+    assert en.metrics["acc"].value == pytest.approx(sum(s["correct"] for s in samples) / 40)
+    assert set(en.per_subject) == {"high_school_geography", "world_religions", "college_medicine", "elementary_mathematics"}
+    assert results[1].config == "fr_gt_option" and abs(sum(samples[0]["probs"]) - 1) < 1e-5
+
+
+def test_resume_after_a_crash_gives_the_same_results(loaded, mmlu_dir, tmp_path):
+    full = evaluate(loaded, str(mmlu_dir), out=tmp_path / "full", configs=["en"])[0]
+    lines = (tmp_path / "full" / "en" / "samples.jsonl").read_text().splitlines()
+    crashed = tmp_path / "crashed" / "en"
+    crashed.mkdir(parents=True)
+    (crashed / "samples.jsonl").write_text("\n".join(lines[:13]) + "\n" + lines[13][:25])  # cut mid-line
+    resumed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "crashed", configs=["en"], resume=True)[0]
+    assert resumed.metrics == full.metrics
+    assert (crashed / "samples.jsonl").read_text().splitlines() == lines
+
+
+def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
+    out = tmp_path / "hp"
+    xbench.build("hp_quiz", out=out, cache=tmp_path / "c.sqlite", langs="fr")
+    seen = []
+    original = McScorer.score_with_prefix
+    monkeypatch.setattr(McScorer, "score_with_prefix", lambda self, prefix, texts: seen.append(prefix) or original(self, prefix, texts))
+    evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3)
+    assert seen == ["Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n"]
+
+
+def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--configs", "en,fr_full,fr_gt_option", "--limit", "8", "--out", str(run), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "fr_gt_option" in result.output and "acc" in result.output
+    result = runner.invoke(app, ["report", str(run), "--plots", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir())[0].endswith("accuracy.png")
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"--model": "/nonexistent/model"}, "--model: /nonexistent/model does not exist"),
+        ({"--configs": "xx_full"}, "--configs: unknown config(s) xx_full"),
+        ({"--strategy": "vote"}, "--strategy: unknown strategy 'vote'"),
+        ({"--ids": "XYZW"}, "--ids: unknown option ids 'XYZW'"),
+        ({"--shots": "9"}, "the dev split has only 5 rows"),
+    ],
+)
+def test_cli_bad_input_exits_2(model_dir, mmlu_dir, tmp_path, override, message):
+    options = {"--model": str(model_dir), "--dataset": str(mmlu_dir), "--out": str(tmp_path / "run"), "--configs": "en", **override}
+    result = CliRunner().invoke(app, ["eval", *[part for pair in options.items() for part in pair], "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
