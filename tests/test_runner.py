@@ -98,7 +98,7 @@ def test_prefix_cache_and_batching_equal_plain_scoring(make):
     scorer = McScorer(model, tokenizer, resolve_option_tokens(tokenizer, "ABCD"))
     prefix, texts = _prompts()
     plain = [scorer.score_plain(t) for t in texts]
-    cached = scorer.score_with_prefix(prefix, texts)
+    cached = scorer.score_group(texts)
     batched = scorer.score_batch(texts)
     for reference, fast, batch in zip(plain, cached, batched):
         assert fast.prediction == reference.prediction == batch.prediction
@@ -114,7 +114,7 @@ def test_first_token_strategy_counts_only_option_ids():
     options = resolve_option_tokens(tokenizer, "ABCD")
     scorer = McScorer(model, tokenizer, options, strategy="first-token")
     _, texts = _prompts()
-    for scored in scorer.score_with_prefix(texts[0][:10], texts):
+    for scored in scorer.score_group(texts):
         expected = options.tokens.index(scored.token) if scored.token in options.tokens else -1
         assert scored.prediction == expected
 
@@ -146,10 +146,12 @@ def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
     out = tmp_path / "hp"
     xbench.build("hp_quiz", out=out, cache=tmp_path / "c.sqlite", langs="fr")
     seen = []
-    original = McScorer.score_with_prefix
-    monkeypatch.setattr(McScorer, "score_with_prefix", lambda self, prefix, texts: seen.append(prefix) or original(self, prefix, texts))
+    original = McScorer.score_group
+    monkeypatch.setattr(McScorer, "score_group", lambda self, texts: seen.extend(texts) or original(self, texts))
     evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3)
-    assert seen == ["Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n"]
+    assert seen[0] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n" + (
+        "De quelle couleur sont les cheveux de Harry Potter ?\nA. Noir\nB. Brun\nC. Roux\nD. Blond\nAnswer:"
+    )
 
 
 def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):

@@ -16,6 +16,8 @@ from xbench.errors import XbenchError
 app = typer.Typer(help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True, add_completion=False)
 translations_app = typer.Typer(help="Move translation memories in and out of the cache (JSONL).", no_args_is_help=True)
 app.add_typer(translations_app, name="translations")
+export_app = typer.Typer(help="Export a built dataset for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -249,6 +251,22 @@ def report(
     if plots is not None:
         for path in plot(results, plots):
             out_console.print(f"wrote {path}")
+
+
+@export_app.command("lm-eval")
+@_exit_codes
+def export_lm_eval_command(
+    dataset: Annotated[str, typer.Argument(help="A folder written by xbench build, or a Hub dataset id.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the task YAMLs (pass it to lm-eval as --include_path).")],
+    configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
+    ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
+    instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
+) -> None:
+    """Write lm-evaluation-harness tasks with exactly the prompts of xbench eval."""
+    from xbench.runner.export import export_lm_eval
+
+    files = export_lm_eval(dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction)
+    out_console.print(f"wrote {len(files)} task files to {out}; run: lm_eval --include_path {out} --tasks {files[0].stem} ...")
 
 
 def _split_list(value: Optional[str]) -> Optional[list[str]]:

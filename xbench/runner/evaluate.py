@@ -163,7 +163,7 @@ def _evaluate_config(scorer, loaded, dataset, config, split, settings, labels, l
                 raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
             prefix = prompts.header(_header_sentence(todo[0], config), settings.instruction) + prompts.demo_block(demos, labels)
             texts = [prefix + prompts.format_example(r["question"], r["choices"], labels) for r in todo]
-            for row, text, scored in zip(todo, texts, _score(scorer, prefix, texts, batch)):
+            for row, text, scored in zip(todo, texts, _score(scorer, texts, batch)):
                 sample = _sample(row, subject, text, scored)
                 done[sample.id] = sample
                 sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
@@ -183,9 +183,9 @@ def _evaluate_config(scorer, loaded, dataset, config, split, settings, labels, l
     return result
 
 
-def _score(scorer: McScorer, prefix: str, texts: list[str], batch: int) -> list[Scored]:
+def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
     if batch == 1:
-        return scorer.score_with_prefix(prefix, texts)
+        return scorer.score_group(texts)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
     scored: dict[int, Scored] = {}
     for start in range(0, len(order), batch):

@@ -58,6 +58,16 @@ class Scored:
     token: int  # the greedy token over the whole vocabulary
 
 
+def _common_prefix_length(encoded: Sequence[Sequence[int]]) -> int:
+    """Tokens shared by every sequence, leaving at least one token of each to feed."""
+    limit = min(len(ids) for ids in encoded) - 1
+    first = encoded[0]
+    length = 0
+    while length < limit and all(ids[length] == first[length] for ids in encoded):
+        length += 1
+    return length
+
+
 def _cache_keyword(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
@@ -90,21 +100,29 @@ class McScorer:
             prediction = self.options.tokens.index(token) if token in self.options.tokens else -1
         return Scored(probs.tolist(), logprobs.tolist(), prediction, token)
 
-    def score_with_prefix(self, prefix: str, prompts: Sequence[str]) -> list[Scored]:
-        """Score prompts that all start with ``prefix``, encoding the prefix once."""
+    def score_group(self, prompts: Sequence[str]) -> list[Scored]:
+        """Score prompts that share a demo prefix, encoding the shared tokens once.
+
+        The shared part is the longest common prefix of the prompts' token ids, not of their
+        text: tokenizers often merge across the text boundary (``"\n\n"`` becomes one token
+        at the end of a prefix but two before a word), so caching the text prefix's tokens
+        would be inexact.
+        """
         torch = self.torch
-        prefix_ids = list(self.tokenizer(prefix)["input_ids"])
+        encoded = [self.encode(p) for p in prompts]
+        shared = _common_prefix_length(encoded)
         results = []
         with torch.inference_mode():
-            cache = self.model(torch.tensor([prefix_ids], device=self.device), use_cache=True).past_key_values
-            for prompt in prompts:
-                ids = self.encode(prompt)
-                if ids[: len(prefix_ids)] == prefix_ids and len(ids) > len(prefix_ids):
-                    suffix = torch.tensor([ids[len(prefix_ids) :]], device=self.device)
-                    out = self.model(suffix, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
-                    cache.crop(-(cache.get_seq_length() - len(prefix_ids)))
-                else:  # the tokenizer merged across the prefix boundary: score without the cache
+            cache = None
+            if shared:
+                cache = self.model(torch.tensor([encoded[0][:shared]], device=self.device), use_cache=True).past_key_values
+            for ids in encoded:
+                if cache is None:
                     out = self.model(torch.tensor([ids], device=self.device), logits_to_keep=1)
+                else:
+                    suffix = torch.tensor([ids[shared:]], device=self.device)
+                    out = self.model(suffix, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
+                    cache.crop(-(cache.get_seq_length() - shared))
                 results.append(self._decide(out.logits[0, -1]))
         return results
 
