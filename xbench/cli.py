@@ -18,6 +18,8 @@ translations_app = typer.Typer(help="Move translation memories in and out of the
 app.add_typer(translations_app, name="translations")
 export_app = typer.Typer(help="Export a built dataset for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+score_app = typer.Typer(help="Score outputs produced elsewhere with xbench's metrics.", no_args_is_help=True)
+app.add_typer(score_app, name="score")
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -215,6 +217,8 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     batch_size: Annotated[str, typer.Option(help="Questions per forward pass, or auto (1 on CPU).")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Keep the samples already written and score the rest.")] = False,
+    max_new_tokens: Annotated[int, typer.Option(help="Generation datasets (TOFU): greedy tokens per answer.")] = 200,
+    rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
     quiet: QuietOption = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
@@ -224,11 +228,30 @@ def eval_command(
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
-            device=device, batch_size=batch_size, resume=resume, progress=on_progress,
+            device=device, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
+            progress=on_progress,
         )
     for result in results:
-        acc = result.metrics["acc"]
-        out_console.print(f"{result.config:<20} acc {acc.value:.4f} ± {acc.stderr:.4f}  n={result.n_samples}  {result.signature}", highlight=False)
+        _print_result(result)
+
+
+def _print_result(result) -> None:
+    metrics = "  ".join(f"{name} {m.value:.4f} ± {m.stderr:.4f}" for name, m in result.metrics.items())
+    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", highlight=False)
+
+
+@score_app.command("tofu")
+@_exit_codes
+def score_tofu(
+    file: Annotated[Path, typer.Argument(help="JSONL: one object per line with 'generation' and 'reference' (other fields kept).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.json and samples.jsonl.")],
+    rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
+    model: Annotated[str, typer.Option(help="Name of the model that generated the answers, for the results.")] = "external",
+) -> None:
+    """Score generations produced elsewhere with TOFU's ROUGE recall; same files as xbench eval."""
+    from xbench.runner.generation import score_generations_file
+
+    _print_result(score_generations_file(file, out, rouge_tokenizer=rouge_tokenizer, model=model))
 
 
 @app.command()

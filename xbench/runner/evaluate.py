@@ -28,7 +28,7 @@ from xbench.runner.results import (
 from xbench.runner.scoring import McScorer, Scored, resolve_option_tokens
 
 DEMO_SOURCES = ("english", "same")
-REQUIRED_COLUMNS = ("question", "choices", "answer")
+REQUIRED_COLUMNS = ("question", "answer")  # with "choices": multiple choice; without: generation
 
 
 def config_language(config: str) -> str:
@@ -98,6 +98,8 @@ def evaluate(
     device: str = "auto",
     batch_size: int | str = 1,
     resume: bool = False,
+    max_new_tokens: int = 200,
+    rouge_tokenizer: str = "default",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
@@ -116,10 +118,52 @@ def evaluate(
     scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
     batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy)
-    return [
-        _evaluate_config(scorer, loaded, dataset, config, split, settings, labels, limit, subjects, batch, Path(out), resume, progress)
-        for config in configs
+    results = []
+    for config in configs:
+        rows = _select(_load_split(dataset, config, split), subjects, limit, config)
+        if "choices" in rows[0]:
+            results.append(_evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress))
+        else:
+            results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out)))
+    return results
+
+
+def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
+    if subjects:
+        rows = [r for r in rows if r.get("subject") in subjects]
+        if not rows:
+            raise InputError(f"--subjects: none of {', '.join(subjects)} is in {config}")
+    rows = rows[:limit] if limit else rows
+    if not rows:
+        raise InputError(f"{config}: no rows to score")
+    for index, row in enumerate(rows):
+        row["id"] = row.get("id") or f"row/{index}"
+    return rows
+
+
+def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, out) -> RunResult:
+    """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU)."""
+    from xbench.runner.generation import DEFAULT_TEMPLATE, generate_greedy, rouge_metrics, score_pairs, write_samples
+
+    texts = [DEFAULT_TEMPLATE.format(question=r["question"]) for r in rows]
+    generations = generate_greedy(loaded.model, loaded.tokenizer, texts, max_new_tokens, loaded.device)
+    records = [
+        {"id": r["id"], "generation": g, "reference": r["answer"], "prompt_hash": prompt_hash(t)}
+        for r, g, t in zip(rows, generations, texts)
     ]
+    samples = score_pairs(records, rouge_tokenizer)
+    folder = out / config
+    folder.mkdir(parents=True, exist_ok=True)
+    write_samples(folder / SAMPLES_FILE, samples)
+    settings = PromptSettings(0, "none", "-", "none", f"greedy:{max_new_tokens}|rouge:{rouge_tokenizer}")
+    result = RunResult(
+        model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
+        prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
+        signature=signature(dataset, config, settings), dtype=loaded.dtype, device=loaded.device, git_commit=git_commit(),
+        packages=package_versions(),
+    )
+    write_results(folder, result)
+    return result
 
 
 def _batch_size(batch_size: int | str, device: str) -> int:
@@ -134,15 +178,7 @@ def _batch_size(batch_size: int | str, device: str) -> int:
     return size
 
 
-def _evaluate_config(scorer, loaded, dataset, config, split, settings, labels, limit, subjects, batch, out, resume, progress) -> RunResult:
-    rows = _load_split(dataset, config, split)
-    if subjects:
-        rows = [r for r in rows if r.get("subject") in subjects]
-        if not rows:
-            raise InputError(f"--subjects: none of {', '.join(subjects)} is in {config}")
-    rows = rows[:limit] if limit else rows
-    for index, row in enumerate(rows):
-        row["id"] = row.get("id") or f"row/{index}"
+def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress) -> RunResult:
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)

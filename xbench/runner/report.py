@@ -23,12 +23,18 @@ def collect(runs: list[str | Path]) -> list[RunResult]:
     return results
 
 
+def headline(result: RunResult) -> float:
+    """Accuracy for multiple choice, ROUGE-L recall for generation."""
+    metric = result.metrics.get("acc") or result.metrics.get("rougeL_recall") or next(iter(result.metrics.values()))
+    return metric.value
+
+
 def accuracy_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, float]]]:
     """(config columns in first-seen order, {model: {config: accuracy}})."""
     configs = list(dict.fromkeys(r.config for r in results))
     table: dict[str, dict[str, float]] = defaultdict(dict)
     for r in results:
-        table[r.model][r.config] = r.metrics["acc"].value
+        table[r.model][r.config] = headline(r)
     return configs, dict(table)
 
 

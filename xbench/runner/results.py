@@ -95,13 +95,19 @@ def prompt_hash(prompt: str) -> str:
 
 
 def accuracy(correct: list[bool]) -> Metric:
-    """Mean accuracy with the standard error of the mean (sample standard deviation, n - 1)."""
-    n = len(correct)
+    return mean_stderr([float(c) for c in correct])
+
+
+def mean_stderr(values: list[float]) -> Metric:
+    """Mean with the standard error of the mean (sample standard deviation, n - 1)."""
+    n = len(values)
     if n == 0:
         return Metric(float("nan"), float("nan"))
-    p = sum(correct) / n
-    stderr = math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else float("nan")
-    return Metric(p, stderr)
+    mean = sum(values) / n
+    if n == 1:
+        return Metric(mean, float("nan"))
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return Metric(mean, math.sqrt(variance / n))
 
 
 def package_versions() -> dict[str, str]:

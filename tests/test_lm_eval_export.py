@@ -1,0 +1,70 @@
+"""lm-evaluation-harness export: exact task YAMLs, and lm-eval agreeing with xbench eval per sample."""
+
+import hashlib
+import json
+
+import pytest
+import yaml
+
+import xbench
+from xbench.runner.export import export_lm_eval
+
+
+@pytest.fixture(scope="module")
+def sample_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lm_eval") / "mmlu"
+    xbench.build("mmlu_mixup", out=out, source="sample", translator="pseudo", langs="fr", formats="gt_option", cache=out.parent / "c.sqlite")
+    return out
+
+
+def test_tasks_per_config_and_subject_with_xbench_prompts(sample_build, tmp_path):
+    files = export_lm_eval(str(sample_build), tmp_path / "tasks", instruction="aware1")
+    assert sorted(f.name for f in files) == ["xbench_mmlu_en.yaml", "xbench_mmlu_fr_gt_option.yaml"]
+    group = yaml.safe_load((tmp_path / "tasks" / "xbench_mmlu_fr_gt_option.yaml").read_text())
+    assert group["group"] == "xbench_mmlu_fr_gt_option"
+    assert group["aggregate_metric_list"] == [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}]
+    assert [t["task"] for t in group["task"]] == [
+        "xbench_mmlu_fr_gt_option_high_school_geography", "xbench_mmlu_fr_gt_option_world_religions",
+        "xbench_mmlu_fr_gt_option_college_medicine", "xbench_mmlu_fr_gt_option_elementary_mathematics",
+    ]
+    task = group["task"][1]
+    assert task["dataset_path"] == str(sample_build.resolve()) and task["dataset_name"] == "fr_gt_option"
+    assert task["dataset_kwargs"] == {"filters": [["subject", "==", "world_religions"]]}
+    assert task["description"] == (
+        "The following are multiple choice questions (with answers) about world religions. "
+        "Remember that the question and options can be in different languages.\n\n"
+    )
+    assert task["doc_to_text"] == "{{question}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:"
+    assert task["doc_to_choice"] == ["A", "B", "C", "D"] and task["target_delimiter"] == " "
+    assert task["fewshot_split"] == "dev" and task["fewshot_config"] == {"sampler": "first_n"} and task["fewshot_delimiter"] == "\n\n"
+
+
+@pytest.mark.slow
+def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_path):
+    pytest.importorskip("torch")
+    lm_eval = pytest.importorskip("lm_eval")
+    from lm_eval.tasks import TaskManager
+    from runner_fixtures import save_tiny_model
+
+    from xbench.runner.evaluate import evaluate
+
+    model = save_tiny_model(tmp_path / "model")
+    export_lm_eval(str(sample_build), tmp_path / "tasks", configs=["fr_gt_option"])
+    results = lm_eval.simple_evaluate(
+        model="hf", model_args=f"pretrained={model},dtype=float32", tasks=["xbench_mmlu_fr_gt_option"], num_fewshot=3,
+        batch_size=4, log_samples=True, task_manager=TaskManager(include_path=str(tmp_path / "tasks")), device="cpu",
+    )
+    evaluate(str(model), str(sample_build), out=tmp_path / "run", configs=["fr_gt_option"], shots=3, demos="same", device="cpu")
+    ours = {s["id"]: s for s in map(json.loads, (tmp_path / "run" / "fr_gt_option" / "samples.jsonl").read_text().splitlines())}
+    compared = 0
+    for task, samples in results["samples"].items():
+        subject = task.split("xbench_mmlu_fr_gt_option_")[-1]
+        for sample in samples:
+            mine = ours[f"{subject}/test/{sample['doc_id']}"]
+            context = sample["arguments"][0][0]
+            loglikelihoods = [float(r[0][0]) for r in sample["resps"]]
+            assert hashlib.sha256(context.encode()).hexdigest() == mine["prompt_hash"]
+            assert max(range(4), key=loglikelihoods.__getitem__) == mine["prediction"]
+            assert max(abs(a - b) for a, b in zip(loglikelihoods, mine["logprobs"])) < 1e-4
+            compared += 1
+    assert compared == 40

@@ -1,0 +1,142 @@
+"""Generation scoring as TOFU does it: greedy answers, ROUGE-1 and ROUGE-L recall against the English answer.
+
+``rouge_score.RougeScorer(['rouge1', 'rougeL'], use_stemmer=True).score(reference, generation)``,
+recall. Its default tokenizer keeps only ``[a-z0-9]`` after lower-casing, so answers in other
+scripts score 0; ``rouge_tokenizer="unicode"`` splits on Unicode letters and digits instead
+(no stemming, since Porter stemming is English-only).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from xbench.errors import InputError, XbenchError
+from xbench.runner.results import Metric, mean_stderr
+
+ROUGE_TOKENIZERS = ("default", "unicode")
+DEFAULT_TEMPLATE = "Question: {question}\nAnswer:"
+_WORD = regex.compile(r"[\p{L}\p{N}]+")
+
+
+class UnicodeTokenizer:
+    """Lower-cased runs of Unicode letters and digits: keeps Cyrillic, CJK, Devanagari, ..."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return _WORD.findall(text.lower())
+
+
+def rouge_scorer(tokenizer: str = "default"):
+    try:
+        from rouge_score import rouge_scorer as rs
+    except ImportError:
+        raise XbenchError("ROUGE scoring needs rouge-score: pip install 'xbench[run]'") from None
+    if tokenizer not in ROUGE_TOKENIZERS:
+        raise InputError(f"--rouge-tokenizer: unknown tokenizer {tokenizer!r}; choose from {', '.join(ROUGE_TOKENIZERS)}")
+    if tokenizer == "unicode":
+        return rs.RougeScorer(["rouge1", "rougeL"], use_stemmer=False, tokenizer=UnicodeTokenizer())
+    return rs.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+
+
+@dataclass
+class GenerationSample:
+    id: str
+    generation: str
+    reference: str
+    rouge1_recall: float
+    rougeL_recall: float
+    prompt_hash: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def score_pairs(records: Iterable[dict[str, Any]], tokenizer: str = "default") -> list[GenerationSample]:
+    """ROUGE recall of each record's ``generation`` against its ``reference``; other fields kept."""
+    scorer = rouge_scorer(tokenizer)
+    samples = []
+    for index, record in enumerate(records):
+        for key in ("generation", "reference"):
+            if not isinstance(record.get(key), str):
+                raise InputError(f"row {index + 1}: missing string field {key!r}")
+        scores = scorer.score(record["reference"], record["generation"])
+        extra = {k: v for k, v in record.items() if k not in ("id", "generation", "reference", "prompt_hash")}
+        samples.append(
+            GenerationSample(
+                id=str(record.get("id", f"row/{index}")), generation=record["generation"], reference=record["reference"],
+                rouge1_recall=scores["rouge1"].recall, rougeL_recall=scores["rougeL"].recall,
+                prompt_hash=record.get("prompt_hash", ""), extra=extra,
+            )
+        )
+    return samples
+
+
+def rouge_metrics(samples: list[GenerationSample]) -> dict[str, Metric]:
+    return {
+        "rouge1_recall": mean_stderr([s.rouge1_recall for s in samples]),
+        "rougeL_recall": mean_stderr([s.rougeL_recall for s in samples]),
+    }
+
+
+def write_samples(path: Path, samples: list[GenerationSample]) -> None:
+    with open(path, "w", encoding="utf-8") as sink:
+        for sample in samples:
+            sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+
+
+def read_generations(path: Path) -> list[dict[str, Any]]:
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
+        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
+            raise InputError(f"{path}: line {number}: needs string fields 'generation' and 'reference'")
+        records.append(record)
+    if not records:
+        raise InputError(f"{path}: no generations")
+    return records
+
+
+def generate_greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, device: str) -> list[str]:
+    """Greedy decoding, one prompt at a time (never sampled); returns the new text only."""
+    import torch
+
+    outputs = []
+    with torch.inference_mode():
+        for prompt in prompts:
+            ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
+            generated = model.generate(
+                ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+                pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+            )
+            outputs.append(tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True).strip())
+    return outputs
+
+
+def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):
+    """``xbench score tofu``: results.json and samples.jsonl for generations made elsewhere."""
+    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, git_commit, package_versions, signature, write_results
+
+    path, out = Path(path), Path(out)
+    samples = score_pairs(read_generations(path), rouge_tokenizer)
+    out.mkdir(parents=True, exist_ok=True)
+    write_samples(out / SAMPLES_FILE, samples)
+    settings = PromptSettings(0, "none", "-", "none", f"external|rouge:{rouge_tokenizer}")
+    result = RunResult(
+        model=model, model_revision=None, dataset=str(path), dataset_revision=None, config=path.stem, split="-",
+        prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
+        signature=signature(str(path), path.stem, settings), git_commit=git_commit(), packages=package_versions(),
+    )
+    write_results(out, result)
+    return result
