@@ -11,6 +11,7 @@ from typing import Any
 from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.runner import prompts
+from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
 from xbench.runner.model import LoadedModel, load_model
 from xbench.runner.results import (
     SAMPLES_FILE,
@@ -114,7 +115,7 @@ def evaluate(
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=device)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=local_device() or device)
     scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
     batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy)
@@ -179,18 +180,20 @@ def _batch_size(batch_size: int | str, device: str) -> int:
 
 
 def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress) -> RunResult:
+    """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files."""
+    shard = current_shard()
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    samples_path = folder / SAMPLES_FILE
-    done = {s.id: s for s in read_samples(samples_path)} if resume else {}
-    with open(samples_path, "w" if not resume else "a", encoding="utf-8") as sink:
-        if resume:  # rewrite only complete lines, dropping one a crash may have cut
-            sink.seek(0)
-            sink.truncate()
-            sink.writelines(json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in done.values())
-        finished = len(done)
-        for subject, group in _group_by_subject(rows).items():
+    barrier(shard)
+    done = {s.id: s for path in _sample_files(folder) for s in read_samples(path)} if resume else {}
+    mine = shard.take(rows)
+    partial = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
+    with open(partial, "w", encoding="utf-8") as sink:
+        # a resumed run rewrites the complete lines it keeps, dropping one a crash may have cut
+        sink.writelines(json.dumps(asdict(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
+        finished = sum(r["id"] in done for r in mine)
+        for subject, group in _group_by_subject(mine).items():
             todo = [r for r in group if r["id"] not in done]
             if not todo:
                 continue
@@ -206,8 +209,9 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
             sink.flush()
             finished += len(todo)
             if progress:
-                progress(config, finished, len(rows))
-    ordered = [done[r["id"]] for r in rows]
+                progress(config, finished, len(mine))
+    merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
+    ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
@@ -215,8 +219,19 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings),
         dtype=loaded.dtype, device=loaded.device, git_commit=git_commit(), packages=package_versions(),
     )
-    write_results(folder, result)
+    if shard.is_main:
+        if shard.world > 1:
+            (folder / SAMPLES_FILE).write_text("".join(json.dumps(asdict(x), ensure_ascii=False) + "\n" for x in ordered), encoding="utf-8")
+        write_results(folder, result)
+    barrier(shard)
+    if shard.is_main:
+        for path in folder.glob("samples.rank*.jsonl"):
+            path.unlink()
     return result
+
+
+def _sample_files(folder: Path) -> list[Path]:
+    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
 
 
 def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:

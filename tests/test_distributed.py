@@ -1,0 +1,43 @@
+"""Data parallel scoring: 2 gloo processes under torchrun give the results of one process."""
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+import xbench  # noqa: E402
+from runner_fixtures import save_tiny_model  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_equal_one_process(tmp_path):
+    model = save_tiny_model(tmp_path / "model")
+    data = tmp_path / "mmlu"
+    xbench.build("mmlu_mixup", out=data, source="sample", translator="pseudo", langs="fr", formats="gt_option", cache=tmp_path / "c.sqlite")
+    common = ["eval", "--model", str(model), "--dataset", str(data), "--configs", "en,fr_gt_option", "--shots", "2", "--device", "cpu", "--quiet"]
+    single = subprocess.run([sys.executable, "-m", "xbench.cli", *common, "--out", str(tmp_path / "one")], capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "xbench.cli"]
+    parallel = subprocess.run([*launcher, *common, "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
+    assert parallel.returncode == 0, parallel.stderr[-3000:]
+    for config in ("en", "fr_gt_option"):
+        one = [json.loads(line) for line in (tmp_path / "one" / config / "samples.jsonl").read_text().splitlines()]
+        two = [json.loads(line) for line in (tmp_path / "two" / config / "samples.jsonl").read_text().splitlines()]
+        assert [s["id"] for s in two] == [s["id"] for s in one] and len(one) == 40
+        for a, b in zip(one, two):
+            assert a["prediction"] == b["prediction"] and a["prompt_hash"] == b["prompt_hash"]
+            assert max(abs(x - y) for x, y in zip(a["probs"], b["probs"])) < 1e-4
+        r1 = json.loads((tmp_path / "one" / config / "results.json").read_text())
+        r2 = json.loads((tmp_path / "two" / config / "results.json").read_text())
+        assert r1["metrics"] == r2["metrics"] and r1["n_samples"] == r2["n_samples"] == 40
+        assert not list((tmp_path / "two" / config).glob("samples.rank*.jsonl"))
