@@ -9,7 +9,6 @@ and renamed into place at the end: a failed or interrupted build leaves no half-
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from xbench.card import render_card
 from xbench.errors import InputError
 from xbench.formats import ConfigSpec, parse_formats, parse_pool, plan_configs
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
+from xbench.quiet import silence_libraries
 from xbench.translation import Engine, LanguageStats, TranslationCache, Translator, resolve_engines
 from xbench.translation.translator import Outcome
 
@@ -221,10 +221,7 @@ def _write_config(
     scratch: Path,
     report: BuildReport,
 ) -> None:
-    import datasets
-
-    datasets.disable_progress_bars()
-    logging.getLogger("datasets").setLevel(logging.ERROR)
+    silence_libraries()
 
     def lookup(text: str, lang: str) -> tuple[str, str] | None:
         return outcomes[lang].translations.get(text)

@@ -10,6 +10,7 @@ from typing import Any
 
 from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
+from xbench.quiet import silence_libraries
 from xbench.runner import prompts
 from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
 from xbench.runner.model import LoadedModel, load_model
@@ -104,6 +105,7 @@ def evaluate(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
+    silence_libraries()
     labels = prompts.option_ids(ids)
     prompts.check_instruction(instruction)
     if demos not in DEMO_SOURCES:

@@ -31,11 +31,21 @@ def headline(result: RunResult) -> float:
 
 def accuracy_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, float]]]:
     """(config columns in first-seen order, {model: {config: accuracy}})."""
-    configs = list(dict.fromkeys(r.config for r in results))
+    configs = sorted(dict.fromkeys(r.config for r in results), key=_config_order)
     table: dict[str, dict[str, float]] = defaultdict(dict)
     for r in results:
         table[r.model][r.config] = headline(r)
     return configs, dict(table)
+
+
+def _config_order(config: str) -> tuple[int, str, int]:
+    """en first, then each language's formats in the study's order, then mixup and the rest."""
+    lang, fmt = split_config(config)
+    if lang == SOURCE_LANGUAGE:
+        return (0, "", 0)
+    if fmt in FORMATS:
+        return (1, lang, list(FORMATS).index(fmt))
+    return (2, config, 0)
 
 
 def split_config(config: str) -> tuple[str, str]:
@@ -76,13 +86,15 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
             for i, fmt in enumerate(formats):
                 values = [by_lang[lang].get(fmt, float("nan")) - (english if kind == "gap" else 0) for lang in langs]
                 ax.bar([x + i * width for x in range(len(langs))], values, width, label=fmt)
-            if kind == "accuracy" and english is not None:
-                ax.axhline(english, color="black", linestyle="--", linewidth=1, label="en")
+            if kind == "accuracy":
+                ax.set_ylim(0, 1)
+                if english is not None:
+                    ax.axhline(english, color="black", linestyle="--", linewidth=1, label="en")
             ax.axhline(0, color="grey", linewidth=0.5)
             ax.set_xticks([x + width * (len(formats) - 1) / 2 for x in range(len(langs))], langs)
             ax.set_ylabel("accuracy" if kind == "accuracy" else "accuracy - English")
             ax.set_title(f"{model}: {'accuracy per format' if kind == 'accuracy' else 'gap to English'}")
-            ax.legend(fontsize="small", ncol=2)
+            ax.legend(fontsize="small", ncol=2, loc="upper right")
             fig.tight_layout()
             path = out / f"{slug}_{kind}.png"
             fig.savefig(path, dpi=120)

@@ -68,6 +68,11 @@ def _common_prefix_length(encoded: Sequence[Sequence[int]]) -> int:
     return length
 
 
+def _returned_cache(output):
+    """transformers 5 names the returned KV cache ``cache``; older versions ``past_key_values``."""
+    return output.cache if "cache" in output else output.past_key_values
+
+
 def _cache_keyword(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
@@ -115,7 +120,7 @@ class McScorer:
         with torch.inference_mode():
             cache = None
             if shared:
-                cache = self.model(torch.tensor([encoded[0][:shared]], device=self.device), use_cache=True).past_key_values
+                cache = _returned_cache(self.model(torch.tensor([encoded[0][:shared]], device=self.device), use_cache=True))
             for ids in encoded:
                 if cache is None:
                     out = self.model(torch.tensor([ids], device=self.device), logits_to_keep=1)
