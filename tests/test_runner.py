@@ -125,7 +125,7 @@ def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0"
     assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
     samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct"}
+    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation"}
     assert en.metrics["acc"].value == pytest.approx(sum(s["correct"] for s in samples) / 40)
     assert set(en.per_subject) == {"high_school_geography", "world_religions", "college_medicine", "elementary_mathematics"}
     assert results[1].config == "fr_gt_option" and abs(sum(samples[0]["probs"]) - 1) < 1e-5
@@ -181,3 +181,24 @@ def test_cli_bad_input_exits_2(model_dir, mmlu_dir, tmp_path, override, message)
     result = CliRunner().invoke(app, ["eval", *[part for pair in options.items() for part in pair], "--quiet"])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_translate_then_answer_prompt_exact():
+    mixed = {"question": "[fr] Q?", "choices": ["[fr] a", "b", "c", "d"], "answer": 0}
+    english = {"question": "Q?", "choices": ["a", "b", "c", "d"], "answer": 0}
+    assert prompts.translate_demo(mixed, english, "ABCD") == (
+        "[fr] Q?\nA. [fr] a\nB. b\nC. c\nD. d\nEnglish: Q?\nA. a\nB. b\nC. c\nD. d\nAnswer: A\n\n"
+    )
+    assert prompts.translate_query("[de] R?", ["w", "x", "y", "z"], "ABCD") == "[de] R?\nA. w\nB. x\nC. y\nD. z\nEnglish:"
+
+
+def test_translate_demos_generate_greedily_then_answer(loaded, mmlu_dir, tmp_path):
+    first = evaluate(loaded, str(mmlu_dir), out=tmp_path / "a", configs=["fr_full"], shots=2, demos="translate", limit=4)[0]
+    again = evaluate(loaded, str(mmlu_dir), out=tmp_path / "b", configs=["fr_full"], shots=2, demos="translate", limit=4)[0]
+    samples = [json.loads(line) for line in (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 4 and all(s["generation"].endswith("Answer:") for s in samples)
+    assert (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text() == (tmp_path / "b" / "fr_full" / "samples.jsonl").read_text()
+    assert first.signature.endswith("|shots:2|demos:translate|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0")
+    # the scored prompt is the demo prefix, the query and what the model wrote, ending in the cue
+    mixed = load_source("sample", ("test",))["test"][0]
+    assert again.n_samples == 4 and samples[0]["id"] == mixed["id"]

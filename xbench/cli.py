@@ -207,7 +207,7 @@ def eval_command(
     configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
     split: Annotated[str, typer.Option(help="Split to score.")] = "test",
     shots: Annotated[int, typer.Option(help="Number of demos (first k dev rows of the subject).")] = 0,
-    demos: Annotated[str, typer.Option(help="Demo rows: english (the en config) or same (the same config).")] = "english",
+    demos: Annotated[str, typer.Option(help="Demo rows: english (the en config), same (the same config) or translate (translate-then-answer).")] = "english",
     ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
     instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
     strategy: Annotated[str, typer.Option(help="maxprob or first-token.")] = "maxprob",
@@ -215,6 +215,7 @@ def eval_command(
     subjects: Annotated[Optional[str], typer.Option(help="Comma-separated subjects (MMLU).")] = None,
     dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    device_map: Annotated[Optional[str], typer.Option(help="'auto' spreads a model too large for one GPU over all of them (accelerate).")] = None,
     batch_size: Annotated[str, typer.Option(help="Questions per forward pass, or auto (1 on CPU).")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Keep the samples already written and score the rest.")] = False,
     max_new_tokens: Annotated[int, typer.Option(help="Generation datasets (TOFU): greedy tokens per answer.")] = 200,
@@ -228,7 +229,7 @@ def eval_command(
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
-            device=device, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
+            device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
             progress=on_progress,
         )
     for result in results:

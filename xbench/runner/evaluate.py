@@ -29,7 +29,7 @@ from xbench.runner.results import (
 )
 from xbench.runner.scoring import McScorer, Scored, resolve_option_tokens
 
-DEMO_SOURCES = ("english", "same")
+DEMO_SOURCES = ("english", "same", "translate")
 REQUIRED_COLUMNS = ("question", "answer")  # with "choices": multiple choice; without: generation
 
 
@@ -75,10 +75,10 @@ def _header_sentence(row: dict[str, Any], config: str) -> str:
     return prompts.GENERIC_HEADER
 
 
-def _group_by_subject(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _group_by_subject(rows: list[Any], key: Callable[[Any], str] = lambda row: row.get("subject") or "") -> dict[str, list[Any]]:
+    groups: dict[str, list[Any]] = {}
     for row in rows:
-        groups.setdefault(row.get("subject") or "", []).append(row)
+        groups.setdefault(key(row), []).append(row)
     return groups
 
 
@@ -102,6 +102,7 @@ def evaluate(
     resume: bool = False,
     max_new_tokens: int = 200,
     rouge_tokenizer: str = "default",
+    device_map: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
@@ -117,7 +118,7 @@ def evaluate(
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=local_device() or device)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=local_device() or device, device_map=device_map)
     scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
     batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy)
@@ -202,9 +203,8 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
             demos = demo_rows.get(subject, [])[: settings.shots]
             if settings.shots and len(demos) < settings.shots:
                 raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
-            prefix = prompts.header(_header_sentence(todo[0], config), settings.instruction) + prompts.demo_block(demos, labels)
-            texts = [prefix + prompts.format_example(r["question"], r["choices"], labels) for r in todo]
-            for row, text, scored in zip(todo, texts, _score(scorer, texts, batch)):
+            texts, scores = _prompts_and_scores(scorer, todo, demos, config, settings, labels, batch)
+            for row, text, scored in zip(todo, texts, scores):
                 sample = _sample(row, subject, text, scored)
                 done[sample.id] = sample
                 sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
@@ -236,6 +236,17 @@ def _sample_files(folder: Path) -> list[Path]:
     return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
 
 
+def _prompts_and_scores(scorer, rows, demos, config, settings, labels, batch) -> tuple[list[str], list[Scored]]:
+    header = prompts.header(_header_sentence(rows[0], config), settings.instruction)
+    if settings.demos == "translate":
+        prefix = header + "".join(prompts.translate_demo(mixed, english, labels) for mixed, english in demos)
+        texts = [prefix + prompts.translate_query(r["question"], r["choices"], labels) for r in rows]
+        budget = max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in rows)
+        return texts, scorer.score_after_translation(texts, max_new_tokens=2 * budget + 16)
+    texts = [header + prompts.demo_block(demos, labels) + prompts.format_example(r["question"], r["choices"], labels) for r in rows]
+    return texts, _score(scorer, texts, batch)
+
+
 def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
     if batch == 1:
         return scorer.score_group(texts)
@@ -251,14 +262,26 @@ def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored) -> Sam
     return Sample(
         id=row["id"], subject=subject, prompt_hash=prompt_hash(text), probs=scored.probs, logprobs=scored.logprobs,
         prediction=scored.prediction, target=int(row["answer"]), correct=scored.prediction == int(row["answer"]),
+        generation=scored.generation,
     )
 
 
-def _demo_rows(dataset: str, config: str, settings: PromptSettings) -> dict[str, list[dict[str, Any]]]:
-    """The dev rows of each subject, in order: the first k of a subject are its demos."""
+def _demo_rows(dataset: str, config: str, settings: PromptSettings) -> dict[str, list[Any]]:
+    """The dev rows of each subject, in order: the first k of a subject are its demos.
+
+    For ``translate`` each demo is a (row of this config, the same row in English) pair.
+    """
     source = SOURCE_LANGUAGE if settings.demos == "english" else config
-    try:
-        rows = _load_split(dataset, source, "dev")
-    except (InputError, XbenchError):
-        raise InputError(f"--shots {settings.shots}: {dataset} config {source!r} has no dev split for demos") from None
+    rows = _dev_split(dataset, source, settings)
+    if settings.demos == "translate":
+        english = {r["id"]: r for r in _dev_split(dataset, SOURCE_LANGUAGE, settings)}
+        rows = [(r, english[r["id"]]) for r in rows]
+        return _group_by_subject(rows, key=lambda pair: pair[0].get("subject") or "")
     return _group_by_subject(rows)
+
+
+def _dev_split(dataset: str, config: str, settings: PromptSettings) -> list[dict[str, Any]]:
+    try:
+        return _load_split(dataset, config, "dev")
+    except (InputError, XbenchError):
+        raise InputError(f"--shots {settings.shots}: {dataset} config {config!r} has no dev split for demos") from None

@@ -79,6 +79,8 @@ def load_model(model: str, *, dtype: str = "auto", device: str = "auto", device_
         raise XbenchError(f"could not load model {model!r} ({str(err).splitlines()[0][:200]}); check the id, the network or HF_TOKEN") from None
     if device_map is None:
         loaded.to(device)
+    else:  # inputs go where the embeddings are
+        device = str(loaded.get_input_embeddings().weight.device)
     loaded.eval()
     revision = getattr(loaded.config, "_commit_hash", None)
     return LoadedModel(loaded, tokenizer, model, revision, device, str(torch_dtype).removeprefix("torch."))

@@ -45,10 +45,32 @@ def mmlu_header_sentence(subject: str) -> str:
     return MMLU_HEADER.format(subject=subject.replace("_", " "))
 
 
+def question_block(question: str, choices: Sequence[str], ids: Sequence[str]) -> str:
+    return question + "".join(f"\n{label}. {choice}" for label, choice in zip(ids, choices))
+
+
 def format_example(question: str, choices: Sequence[str], ids: Sequence[str], answer: int | None = None) -> str:
     """One question block; with ``answer`` it is a demo ending in the letter and a blank line."""
-    text = question + "".join(f"\n{label}. {choice}" for label, choice in zip(ids, choices)) + "\nAnswer:"
+    text = question_block(question, choices, ids) + "\nAnswer:"
     return text if answer is None else f"{text} {ids[answer]}\n\n"
+
+
+TRANSLATE_CUE = "\nEnglish:"
+
+
+def translate_demo(mixed: dict, english: dict, ids: Sequence[str]) -> str:
+    """Translate-then-answer demo: the mixed question, its English version, then the answer."""
+    return (
+        question_block(mixed["question"], mixed["choices"], ids)
+        + f"{TRANSLATE_CUE} "
+        + question_block(english["question"], english["choices"], ids)
+        + f"\nAnswer: {ids[mixed['answer']]}\n\n"
+    )
+
+
+def translate_query(question: str, choices: Sequence[str], ids: Sequence[str]) -> str:
+    """The test question of translate-then-answer: the model continues with the English version."""
+    return question_block(question, choices, ids) + TRANSLATE_CUE
 
 
 def demo_block(demos: Sequence[dict], ids: Sequence[str]) -> str:

@@ -41,6 +41,7 @@ class Sample:
     prediction: int
     target: int
     correct: bool
+    generation: str | None = None  # translate-then-answer demos only
 
 
 @dataclass

@@ -56,6 +56,7 @@ class Scored:
     logprobs: list[float]  # log-probability of each option token over the whole vocabulary
     prediction: int  # index of the chosen option, -1 when first-token gave no option ID
     token: int  # the greedy token over the whole vocabulary
+    generation: str | None = None  # translate-then-answer: what the model wrote before answering
 
 
 def _common_prefix_length(encoded: Sequence[Sequence[int]]) -> int:
@@ -143,6 +144,29 @@ class McScorer:
         with torch.inference_mode():
             out = self.model(input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
         return [self._decide(out.logits[i, -1]) for i in range(len(prompts))]
+
+    def score_after_translation(self, prompts: Sequence[str], max_new_tokens: int, cue: str = _CONTEXT) -> list[Scored]:
+        """Translate-then-answer: greedy decoding until the model writes ``Answer:``, then score there.
+
+        If the model never writes the cue within ``max_new_tokens``, the cue is appended.
+        """
+        torch = self.torch
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        results = []
+        with torch.inference_mode():
+            for prompt in prompts:
+                ids = torch.tensor([self.tokenizer(prompt)["input_ids"]], device=self.device)
+                generated = self.model.generate(
+                    ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+                    stop_strings=[cue], tokenizer=self.tokenizer, pad_token_id=pad,
+                )
+                text = self.tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
+                cut = text.find(cue)
+                written = text[: cut + len(cue)] if cut >= 0 else text.rstrip() + "\n" + cue
+                scored = self.score_plain(prompt + written)
+                scored.generation = written
+                results.append(scored)
+        return results
 
     def score_plain(self, prompt: str) -> Scored:
         """Reference scoring: the whole prompt, no cache, logits at every position."""
