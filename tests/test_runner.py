@@ -202,3 +202,12 @@ def test_translate_demos_generate_greedily_then_answer(loaded, mmlu_dir, tmp_pat
     # the scored prompt is the demo prefix, the query and what the model wrote, ending in the cue
     mixed = load_source("sample", ("test",))["test"][0]
     assert again.n_samples == 4 and samples[0]["id"] == mixed["id"]
+
+
+def test_dataset_without_the_needed_columns_exits_2(model_dir, tmp_path):
+    from conftest import write_jsonl
+
+    folder = write_jsonl(tmp_path / "plain" / "test.jsonl", [{"question": "Q?", "label": 1}]).parent
+    result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 2
+    assert "config 'default': missing column(s) answer" in " ".join(result.output.split())

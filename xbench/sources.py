@@ -7,6 +7,7 @@ Every loader yields plain dicts; ``validate_mc_row`` turns a raw record into the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def read_table(path: Path, *, header: bool = True) -> list[dict[str, Any]]:
         if suffix == ".parquet":
             frame = pl.read_parquet(path)
         elif suffix == ".jsonl":
-            return _read_jsonl_records(path)
+            return [record for _, record in iter_jsonl(path)]
         elif suffix == ".json":
             records = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(records, list):
@@ -42,17 +43,23 @@ def read_table(path: Path, *, header: bool = True) -> list[dict[str, Any]]:
     return frame.to_dicts()
 
 
-def _read_jsonl_records(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with open(path, encoding="utf-8") as handle:
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line is an InputError naming it."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+    with handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise InputError(f"{path}: row {number}: invalid JSON ({err.msg})") from None
-    return records
+                raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}: line {number}: expected a JSON object")
+            yield number, record
 
 
 def parse_answer(value: Any, where: str) -> int:

@@ -18,6 +18,7 @@ import regex
 
 from xbench.errors import InputError, XbenchError
 from xbench.runner.results import Metric, mean_stderr
+from xbench.sources import iter_jsonl
 
 ROUGE_TOKENIZERS = ("default", "unicode")
 DEFAULT_TEMPLATE = "Question: {question}\nAnswer:"
@@ -89,18 +90,8 @@ def write_samples(path: Path, samples: list[GenerationSample]) -> None:
 
 def read_generations(path: Path) -> list[dict[str, Any]]:
     records = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
-        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
+    for number, record in iter_jsonl(path):
+        if not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
             raise InputError(f"{path}: line {number}: needs string fields 'generation' and 'reference'")
         records.append(record)
     if not records:

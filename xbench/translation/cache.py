@@ -17,6 +17,7 @@ from pathlib import Path
 import platformdirs
 
 from xbench.errors import InputError
+from xbench.sources import iter_jsonl
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS translations (
@@ -145,7 +146,7 @@ class TranslationCache:
         """
         path = Path(path)
         grouped: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
-        for number, record in _read_jsonl(path):
+        for number, record in iter_jsonl(path):
             missing = [f for f in MEMORY_FIELDS if f not in record and not (f == "engine" and engine)]
             if missing:
                 raise InputError(f"{path}: line {number}: missing field(s) {', '.join(missing)}")
@@ -163,21 +164,3 @@ class TranslationCache:
                 out.write(json.dumps(entry.__dict__, ensure_ascii=False) + "\n")
                 count += 1
         return count
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path}: line {number}: expected a JSON object")
-            yield number, record
