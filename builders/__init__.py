@@ -9,8 +9,9 @@ from xbench.errors import InputError
 def families() -> dict[str, Family]:
     from xbench.builders.hp_quiz import FAMILY as HP_QUIZ
     from xbench.builders.mmlu_mixup import FAMILY as MMLU
+    from xbench.builders.tofu import FAMILY as TOFU
 
-    return {family.name: family for family in (HP_QUIZ, MMLU)}
+    return {family.name: family for family in (HP_QUIZ, MMLU, TOFU)}
 
 
 def get_family(name: str) -> Family:

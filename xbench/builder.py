@@ -7,7 +7,7 @@ Builders are ``datasets.GeneratorBasedBuilder`` classes driven by xbench with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,30 +22,46 @@ Row = dict[str, Any]
 ORIGINAL = "original"
 
 
-def mix_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup) -> Row:
-    """The row as shown in ``spec``: cells replaced by their translations, with provenance."""
-    question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
-    untranslated: list[str] = []
-    engines: set[str] = set()
+class CellTranslator:
+    """Shows cells in a language through a lookup, recording provenance and what stayed English."""
 
-    def show(text: str, lang: str, cell: str) -> str:
+    def __init__(self, lookup: Lookup):
+        self.lookup = lookup
+        self.untranslated: list[str] = []
+        self.engines: set[str] = set()
+
+    def show(self, text: str, lang: str, cell: str) -> str:
         if lang == SOURCE_LANGUAGE:
             return text
-        found = lookup(text, lang)
+        found = self.lookup(text, lang)
         if found is None:
-            untranslated.append(cell)
+            self.untranslated.append(cell)
             return text
         if found[1]:
-            engines.add(found[1])
+            self.engines.add(found[1])
         return found[0]
 
+    def provenance(self) -> dict[str, Any]:
+        return {"translation": ",".join(sorted(self.engines)) or ORIGINAL, "untranslated": self.untranslated}
+
+
+def mc_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(text, language) of every cell of a multiple-choice row in ``spec``."""
+    question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
+    yield row["question"], question_lang
+    yield from zip(row["choices"], choice_langs)
+
+
+def mix_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any]) -> Row:
+    """The row as shown in ``spec``: cells replaced by their translations, with provenance."""
+    question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
+    cells = CellTranslator(lookup)
     mixed = dict(row)
-    mixed["question"] = show(row["question"], question_lang, "question")
-    mixed["choices"] = [show(c, lang, f"choices[{i}]") for i, (c, lang) in enumerate(zip(row["choices"], choice_langs))]
+    mixed["question"] = cells.show(row["question"], question_lang, "question")
+    mixed["choices"] = [cells.show(c, lang, f"choices[{i}]") for i, (c, lang) in enumerate(zip(row["choices"], choice_langs))]
     mixed["question_lang"] = question_lang
     mixed["choice_langs"] = choice_langs
-    mixed["translation"] = ",".join(sorted(engines)) or ORIGINAL
-    mixed["untranslated"] = untranslated
+    mixed.update(cells.provenance())
     return mixed
 
 
@@ -58,24 +74,35 @@ MIX_FEATURES = {
 
 
 class MixedBuilder(datasets.GeneratorBasedBuilder):
-    """Writes one config of a multiple-choice family from rows already loaded by xbench."""
+    """Writes one config of a family from rows already loaded by xbench.
+
+    A family's builder declares its columns, which (text, language) cells a row needs in a
+    config (``segments``) and how it shows a row there (``render``); multiple choice by default.
+    """
 
     VERSION = datasets.Version("1.0.0")
     COLUMNS: ClassVar[dict[str, datasets.features.FeatureType]] = {}
+    segments = staticmethod(mc_segments)
+    render = staticmethod(mix_row)
 
-    def __init__(self, *args: Any, rows: Mapping[str, list[Row]], spec: ConfigSpec, seed: int, lookup: Lookup, **kwargs: Any):
-        self._rows, self._spec, self._seed, self._lookup = rows, spec, seed, lookup
+    def __init__(
+        self, *args: Any, rows: Mapping[str, list[Row]], spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any], **kwargs: Any
+    ):
+        self._rows, self._spec, self._seed, self._lookup, self._options = rows, spec, seed, lookup, options
         super().__init__(*args, config_name=spec.name, **kwargs)
 
+    def features(self) -> dict[str, Any]:
+        return {**self.COLUMNS, **MIX_FEATURES}
+
     def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(features=datasets.Features({**self.COLUMNS, **MIX_FEATURES}))
+        return datasets.DatasetInfo(features=datasets.Features(self.features()))
 
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split}) for split in self._rows]
 
     def _generate_examples(self, split: str):
         for row in self._rows[split]:
-            yield row["id"], mix_row(row, self._spec, self._seed, self._lookup)
+            yield row["id"], self.render(row, self._spec, self._seed, self._lookup, self._options)
 
 
 @dataclass(frozen=True)
@@ -84,7 +111,7 @@ class Family:
 
     name: str
     builder: type[MixedBuilder]
-    load_source: Callable[[str | None, tuple[str, ...]], dict[str, list[Row]]]
+    load_source: Callable[[str | None, tuple[str, ...], Mapping[str, Any]], dict[str, list[Row]]]
     card_template: str  # file name in cards/
     pretty_name: str
     license: str
@@ -98,5 +125,7 @@ class Family:
     # For families whose plain per-language config is the full translation (hp_quiz: "fr").
     full_config_is_lang: bool = False
     default_config: str = "mixup"  # falls back to "en" when not built
+    # Names the configs: (spec planned by formats.plan_configs, options) -> config name.
+    config_name: Callable[[ConfigSpec, Mapping[str, Any]], str] | None = None
     # Called with (cache, source) before translating, e.g. to import a curated memory.
     prepare_cache: Callable[[Any, str | None], None] | None = None

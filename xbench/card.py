@@ -32,7 +32,7 @@ def size_category(rows: int) -> str:
 
 def card_metadata(family: Family, configs: list[ConfigSpec], report: BuildReport) -> dict:
     built = [spec.name for spec in configs if spec.name in report.configs]
-    default = family.default_config if family.default_config in built else SOURCE_LANGUAGE
+    default = family.default_config if family.default_config in built else (SOURCE_LANGUAGE if SOURCE_LANGUAGE in built else built[0])
     entries = []
     for name in built:
         entry: dict = {"config_name": name}

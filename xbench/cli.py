@@ -89,6 +89,8 @@ def build(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report segments, characters and requests; translate nothing.")] = False,
     allow_untranslated: Annotated[bool, typer.Option("--allow-untranslated", help="Keep failed cells in English, marked in the 'untranslated' column.")] = False,
     workers: Annotated[Optional[int], typer.Option(help="Parallel requests per engine.")] = None,
+    source_config: Annotated[Optional[str], typer.Option(help="Config of the source dataset (tofu: forget10_perturbed, ...).")] = None,
+    translate_answers: Annotated[bool, typer.Option("--translate-answers", help="tofu: add translated answers in extra columns.")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
@@ -99,6 +101,7 @@ def build(
             dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
             seed=seed, mixup_pool=mixup_pool, splits=splits, dry_run=dry_run, allow_untranslated=allow_untranslated,
             workers=workers, progress=on_translate, on_config=on_config,
+            options={"source_config": source_config, "translate_answers": translate_answers},
         )
     _print_report(report)
 

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xbench import __version__
@@ -78,6 +78,7 @@ def build(
     progress: Progress | None = None,
     on_config: Callable[[str], None] | None = None,
     translator_options: dict | None = None,
+    options: dict | None = None,
 ) -> BuildReport:
     """Build ``dataset`` into ``out``; the Python entry point behind ``xbench build``.
 
@@ -92,7 +93,10 @@ def build(
     format_names = parse_formats(formats if formats is not None else list(family.default_formats))
     pool = parse_pool(mixup_pool)
     split_names = _parse_splits(splits, family)
+    options = {**(options or {}), "source": source}
     configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
+    if family.config_name is not None:
+        configs = [replace(spec, name=family.config_name(spec, options)) for spec in configs]
     target = Path(out) if out is not None else None
     if target is None and not dry_run:
         raise InputError("--out: an output folder is required")
@@ -106,15 +110,15 @@ def build(
             family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
-        rows = family.load_source(source, split_names)
+        rows = family.load_source(source, split_names, options)
         report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
         if dry_run:
             for lang in _languages_in_order(configs):
                 report.languages[lang] = LanguageStats(lang)
-                runner.translate(_segments_for(lang, configs, rows, seed), SOURCE_LANGUAGE, lang, stats=report.languages[lang], dry_run=True)
+                runner.translate(_segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang, stats=report.languages[lang], dry_run=True)
             report.configs = {spec.name: {split: len(split_rows) for split, split_rows in rows.items()} for spec in configs}
         else:
-            _write(family, configs, rows, seed, runner, report, target, allow_untranslated, on_config)
+            _write(family, configs, rows, seed, runner, report, target, allow_untranslated, on_config, options)
     finally:
         if own_cache:
             store.close()
@@ -143,7 +147,7 @@ def _languages_in_order(configs: list[ConfigSpec]) -> list[str]:
     return list(dict.fromkeys(lang for spec in configs for lang in spec.languages))
 
 
-def _segments_for(lang: str, configs: list[ConfigSpec], rows: dict[str, list[Row]], seed: int) -> list[str]:
+def _segments_for(family: Family, lang: str, configs: list[ConfigSpec], rows: dict[str, list[Row]], seed: int, options: dict) -> list[str]:
     """Unique texts that must be translated into ``lang`` for any config, in first-use order."""
     needed: dict[str, None] = {}
     for spec in configs:
@@ -151,12 +155,9 @@ def _segments_for(lang: str, configs: list[ConfigSpec], rows: dict[str, list[Row
             continue
         for split_rows in rows.values():
             for row in split_rows:
-                question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
-                if question_lang == lang:
-                    needed[row["question"]] = None
-                for choice, choice_lang in zip(row["choices"], choice_langs):
-                    if choice_lang == lang:
-                        needed[choice] = None
+                for text, text_lang in family.builder.segments(row, spec, seed, options):
+                    if text_lang == lang:
+                        needed[text] = None
     return list(needed)
 
 
@@ -170,11 +171,11 @@ def _write(
     target: Path,
     allow_untranslated: bool,
     on_config: Callable[[str], None] | None,
+    options: dict,
 ) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
     try:
         with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
-            written: set[str] = set()
             single = [spec for spec in configs if len(spec.languages) <= 1]
             multi = [spec for spec in configs if len(spec.languages) > 1]
             outcomes: dict[str, Outcome] = {}
@@ -185,22 +186,21 @@ def _write(
                     if lang != SOURCE_LANGUAGE:
                         report.languages[lang] = LanguageStats(lang)
                         outcomes[lang] = runner.translate_or_raise(
-                            _segments_for(lang, configs, rows, seed), SOURCE_LANGUAGE, lang,
+                            _segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang,
                             stats=report.languages[lang], allow_untranslated=allow_untranslated,
                         )
-                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report)
-                written.add(spec.name)
+                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report, options)
                 if on_config:
                     on_config(spec.name)
             for spec in multi:
                 outcomes = {}
                 for lang in spec.languages:
                     stats = report.languages.setdefault(lang, LanguageStats(lang))
-                    texts = _segments_for(lang, [spec], rows, seed)
+                    texts = _segments_for(family, lang, [spec], rows, seed, options)
                     if lang in {s.lang for s in single}:
                         stats = LanguageStats(lang)  # already counted with that language's own formats
                     outcomes[lang] = runner.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=allow_untranslated)
-                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report)
+                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report, options)
                 if on_config:
                     on_config(spec.name)
         (staging / "README.md").write_text(render_card(family, configs, report), encoding="utf-8")
@@ -220,13 +220,14 @@ def _write_config(
     staging: Path,
     scratch: Path,
     report: BuildReport,
+    options: dict,
 ) -> None:
     silence_libraries()
 
     def lookup(text: str, lang: str) -> tuple[str, str] | None:
         return outcomes[lang].translations.get(text)
 
-    builder = family.builder(cache_dir=str(scratch / "cache"), rows=rows, spec=spec, seed=seed, lookup=lookup)
+    builder = family.builder(cache_dir=str(scratch / "cache"), rows=rows, spec=spec, seed=seed, lookup=lookup, options=options)
     prepared = scratch / spec.name
     builder.download_and_prepare(output_dir=str(prepared), file_format="parquet")
     folder = staging / spec.name

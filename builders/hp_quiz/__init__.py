@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def bundled_quiz() -> list[Row]:
     return rows
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = ("test",)) -> dict[str, list[Row]]:
+def load_source(source: str | None, splits: tuple[str, ...] = ("test",), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
     if source is None:
         return {"test": bundled_quiz()}
     return {"test": [_original_row(i, r) for i, r in enumerate(read_original(source)["en"])]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ class MmluMixup(MixedBuilder):
     }
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = SPLITS) -> dict[str, list[Row]]:
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
     """Rows per split, validated, with stable ids ``subject/split/index``."""
     if source is None:
         raw = _load_hub(splits)

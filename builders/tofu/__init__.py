@@ -1,0 +1,130 @@
+"""TOFU (Maini et al., 2024) with translated questions and the English answers kept as references.
+
+Models fine-tuned on English TOFU tend to answer in English, so scoring compares generations
+against the English ``answer``. ``--translate-answers`` adds translated answers in extra columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from xbench.builder import CellTranslator, Family, Lookup, MixedBuilder, Row
+from xbench.card import STUDY_CITATION
+from xbench.errors import InputError, XbenchError
+from xbench.formats import ConfigSpec
+from xbench.languages import SOURCE_LANGUAGE
+from xbench.sources import existing_path, read_table
+
+HUB_SOURCE = "locuslab/TOFU"
+DEFAULT_SUBSET = "full"
+SPLIT = "train"
+QUESTIONS = ("question", "paraphrased_question")  # translated
+ANSWERS = ("answer", "paraphrased_answer")  # English references; translated only on request
+
+CITATION = STUDY_CITATION + """
+@article{maini2024tofu,
+  title={TOFU: A Task of Fictitious Unlearning for LLMs},
+  author={Maini, Pratyush and Feng, Zhili and Schwarzschild, Avi and Lipton, Zachary C. and Kolter, J. Zico},
+  journal={arXiv preprint arXiv:2401.06121},
+  year={2024}
+}"""
+
+
+def _texts(row: Row, columns: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    for column in columns:
+        if isinstance(row.get(column), str):
+            yield column, row[column]
+
+
+def tofu_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    columns = QUESTIONS + (ANSWERS if options.get("translate_answers") else ())
+    for _, text in _texts(row, columns):
+        yield text, spec.lang
+
+
+def tofu_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any]) -> Row:
+    cells = CellTranslator(lookup)
+    shown = dict(row)
+    for column, text in _texts(row, QUESTIONS):
+        shown[column] = cells.show(text, spec.lang, column)
+    if options.get("translate_answers"):
+        for column, text in _texts(row, ANSWERS):
+            shown[f"{column}_translated"] = cells.show(text, spec.lang, column)
+    shown["question_lang"] = spec.lang
+    shown.update(cells.provenance())
+    return shown
+
+
+class Tofu(MixedBuilder):
+    segments = staticmethod(tofu_segments)
+    render = staticmethod(tofu_row)
+
+    def features(self) -> dict[str, Any]:
+        first = next(iter(self._rows.values()))[0]
+        columns: dict[str, Any] = {"id": datasets.Value("string")}
+        for column, value in first.items():
+            if column != "id":
+                columns[column] = datasets.List(datasets.Value("string")) if isinstance(value, list) else datasets.Value("string")
+        if self._options.get("translate_answers"):
+            columns.update({f"{c}_translated": datasets.Value("string") for c, _ in _texts(first, ANSWERS)})
+        return {
+            **columns,
+            "question_lang": datasets.Value("string"),
+            "translation": datasets.Value("string"),
+            "untranslated": datasets.List(datasets.Value("string")),
+        }
+
+
+def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
+    subset = (options or {}).get("source_config") or DEFAULT_SUBSET
+    if source is None:
+        try:
+            records = datasets.load_dataset(HUB_SOURCE, subset, split=SPLIT).to_list()
+        except Exception as err:
+            raise XbenchError(f"could not load {HUB_SOURCE} ({subset}) from the Hub ({type(err).__name__}); pass --source FILE") from None
+        where = f"{HUB_SOURCE}:{subset}"
+    else:
+        path = existing_path(source)
+        records, where = read_table(path), str(path)
+    if not records:
+        raise InputError(f"{where}: no rows")
+    rows = []
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            raise InputError(f"{where}: row {number}: expected a JSON object")
+        for column in ("question", "answer"):
+            if not isinstance(record.get(column), str) or not record[column].strip():
+                raise InputError(f"{where}: row {number}: missing {column!r}")
+        perturbed = record.get("perturbed_answer")
+        if perturbed is not None and not (isinstance(perturbed, list) and all(isinstance(p, str) for p in perturbed)):
+            raise InputError(f"{where}: row {number}: perturbed_answer must be a list of strings")
+        rows.append({"id": f"{subset}/{number - 1}", **{k: v for k, v in record.items() if k != "id"}})
+    return {SPLIT: rows}
+
+
+def config_name(spec: ConfigSpec, options: Mapping[str, Any]) -> str:
+    """``forget10_perturbed_fr``, ``forget10_perturbed_en``."""
+    subset = options.get("source_config") or (Path(options["source"]).stem if options.get("source") else DEFAULT_SUBSET)
+    return f"{subset}_{spec.lang if spec.lang else SOURCE_LANGUAGE}"
+
+
+FAMILY = Family(
+    name="tofu",
+    builder=Tofu,
+    load_source=load_source,
+    card_template="tofu.md",
+    pretty_name="TOFU with translated questions (xbench)",
+    license="mit",
+    task_categories=("question-answering", "text-generation"),
+    source_datasets=(HUB_SOURCE,),
+    citation=CITATION,
+    default_formats=("full",),
+    splits=(SPLIT,),
+    full_config_is_lang=True,
+    default_config=SOURCE_LANGUAGE,
+    config_name=config_name,
+)
