@@ -15,7 +15,8 @@ def test_engine_specific_codes():
     assert get_language("zh").code_for("google") == "zh-CN"
     assert get_language("he").code_for("google") == "iw"
     assert get_language("fr").code_for("google") == "fr"
-    assert get_language("es").apertium == "spa"
+    assert get_language("es").code_for("apertium") == "spa"
+    assert get_language("no").code_for("apertium") == "nob" and get_language("no").code_for("freedict") == "nor"
 
 
 def test_unknown_code_lists_the_valid_ones():

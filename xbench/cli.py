@@ -53,9 +53,9 @@ def languages() -> None:
 
     from xbench.languages import LANGUAGES
 
-    table = Table("code", "name", "native", "script", "google", "apertium")
+    table = Table("code", "name", "native", "script", "google", "ISO 639-3")
     for lang in LANGUAGES.values():
-        table.add_row(lang.code, lang.name, lang.native_name, lang.script, lang.code_for("google"), lang.apertium or "")
+        table.add_row(lang.code, lang.name, lang.native_name, lang.script, lang.code_for("google"), lang.iso3)
     out_console.print(table)
 
 
@@ -68,6 +68,7 @@ def engines() -> None:
     out_console.print("pseudo    deterministic '[fr] text', offline")
     out_console.print("memory    lookup only: cached or imported entries, any engine")
     out_console.print("apertium  local Debian apertium (apt-get install apertium apertium-eng-spa)")
+    out_console.print("freedict  single words from Debian's freedict dictionaries (apt-get install dict-freedict-eng-fra ...)")
     for name, spec in DEEP_TRANSLATOR_ENGINES.items():
         keys = ", ".join(spec.env.values()) or "no key"
         out_console.print(f"{name:<9} deep-translator {spec.class_name} ({keys})")

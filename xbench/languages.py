@@ -16,32 +16,36 @@ class Language:
     name: str
     native_name: str
     script: str
-    # Engine-specific codes where they differ from ``code`` (Google wants zh-CN and iw).
+    # Engine-specific codes where they differ from the default (Google wants zh-CN and iw).
     engine_codes: dict[str, str] = field(default_factory=dict)
-    # Apertium uses three-letter codes in its mode names (eng-spa).
-    apertium: str | None = None
+    # ISO 639-3 code: Apertium modes (eng-spa) and freedict files (freedict-eng-fra) use it.
+    iso3: str = ""
 
     def code_for(self, engine: str) -> str:
-        return self.engine_codes.get(engine, self.code)
+        default = self.iso3 if engine in ISO3_ENGINES else self.code
+        return self.engine_codes.get(engine, default)
+
+
+ISO3_ENGINES = ("apertium", "freedict")
 
 
 _LANGUAGES = [
-    Language("en", "English", "English", "Latn", apertium="eng"),
-    Language("fr", "French", "Français", "Latn", apertium="fra"),
-    Language("de", "German", "Deutsch", "Latn", apertium="deu"),
-    Language("es", "Spanish", "Español", "Latn", apertium="spa"),
-    Language("it", "Italian", "Italiano", "Latn", apertium="ita"),
-    Language("ms", "Malay", "Bahasa Melayu", "Latn", apertium="msa"),
-    Language("da", "Danish", "Dansk", "Latn", apertium="dan"),
-    Language("fi", "Finnish", "Suomi", "Latn", apertium="fin"),
-    Language("no", "Norwegian", "Norsk", "Latn", {"deepl": "nb", "microsoft": "nb"}, apertium="nob"),
-    Language("bn", "Bengali", "বাংলা", "Beng", apertium="ben"),
-    Language("am", "Amharic", "አማርኛ", "Ethi", apertium="amh"),
-    Language("ru", "Russian", "Русский", "Cyrl", apertium="rus"),
-    Language("zh", "Chinese (Simplified)", "中文", "Hans", {"google": "zh-CN", "mymemory": "zh-CN", "microsoft": "zh-Hans"}, apertium="zho"),
-    Language("he", "Hebrew", "עברית", "Hebr", {"google": "iw", "mymemory": "he-IL"}, apertium="heb"),
-    Language("ar", "Arabic", "العربية", "Arab", apertium="ara"),
-    Language("hi", "Hindi", "हिन्दी", "Deva", apertium="hin"),
+    Language("en", "English", "English", "Latn", iso3="eng"),
+    Language("fr", "French", "Français", "Latn", iso3="fra"),
+    Language("de", "German", "Deutsch", "Latn", iso3="deu"),
+    Language("es", "Spanish", "Español", "Latn", iso3="spa"),
+    Language("it", "Italian", "Italiano", "Latn", iso3="ita"),
+    Language("ms", "Malay", "Bahasa Melayu", "Latn", iso3="msa"),
+    Language("da", "Danish", "Dansk", "Latn", iso3="dan"),
+    Language("fi", "Finnish", "Suomi", "Latn", iso3="fin"),
+    Language("no", "Norwegian", "Norsk", "Latn", {"deepl": "nb", "microsoft": "nb", "apertium": "nob"}, iso3="nor"),
+    Language("bn", "Bengali", "বাংলা", "Beng", iso3="ben"),
+    Language("am", "Amharic", "አማርኛ", "Ethi", iso3="amh"),
+    Language("ru", "Russian", "Русский", "Cyrl", iso3="rus"),
+    Language("zh", "Chinese (Simplified)", "中文", "Hans", {"google": "zh-CN", "mymemory": "zh-CN", "microsoft": "zh-Hans"}, iso3="zho"),
+    Language("he", "Hebrew", "עברית", "Hebr", {"google": "iw", "mymemory": "he-IL"}, iso3="heb"),
+    Language("ar", "Arabic", "العربية", "Arab", iso3="ara"),
+    Language("hi", "Hindi", "हिन्दी", "Deva", iso3="hin"),
 ]
 
 LANGUAGES: dict[str, Language] = {lang.code: lang for lang in _LANGUAGES}

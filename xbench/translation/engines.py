@@ -163,8 +163,7 @@ class ApertiumEngine:
         self.executable = executable or shutil.which("apertium")
 
     def mode(self, source: str, target: str) -> str:
-        src, tgt = get_language(source).apertium, get_language(target).apertium
-        return f"{src}-{tgt}"
+        return f"{get_language(source).code_for(self.name)}-{get_language(target).code_for(self.name)}"
 
     def available_modes(self) -> list[str]:
         if not self.executable:
@@ -186,7 +185,7 @@ class ApertiumEngine:
         return split_pack(done.stdout, len(texts))
 
 
-ENGINE_NAMES = ("pseudo", "memory", "apertium", *DEEP_TRANSLATOR_ENGINES)
+ENGINE_NAMES = ("pseudo", "memory", "apertium", "freedict", *DEEP_TRANSLATOR_ENGINES)
 
 
 def create_engine(name: str, cache=None) -> Engine:
@@ -198,6 +197,10 @@ def create_engine(name: str, cache=None) -> Engine:
         return MemoryEngine(cache)
     if name == "apertium":
         return ApertiumEngine()
+    if name == "freedict":
+        from xbench.translation.freedict import FreedictEngine
+
+        return FreedictEngine()
     if name in DEEP_TRANSLATOR_ENGINES:
         return DeepTranslatorEngine(name)
     raise InputError(f"--translator: unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
