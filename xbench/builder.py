@@ -127,5 +127,9 @@ class Family:
     default_config: str = "mixup"  # falls back to "en" when not built
     # Names the configs: (spec planned by formats.plan_configs, options) -> config name.
     config_name: Callable[[ConfigSpec, Mapping[str, Any]], str] | None = None
+    # Splits built when --splits is not given (default: all of ``splits``).
+    default_splits: tuple[str, ...] | None = None
+    # Streaming families (wikitext_mixed) plan their own configs and translate while writing.
+    streaming_plan: Callable[[Mapping[str, Any]], list[ConfigSpec]] | None = None
     # Called with (cache, source) before translating, e.g. to import a curated memory.
     prepare_cache: Callable[[Any, str | None], None] | None = None

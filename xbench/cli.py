@@ -90,8 +90,14 @@ def build(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report segments, characters and requests; translate nothing.")] = False,
     allow_untranslated: Annotated[bool, typer.Option("--allow-untranslated", help="Keep failed cells in English, marked in the 'untranslated' column.")] = False,
     workers: Annotated[Optional[int], typer.Option(help="Parallel requests per engine.")] = None,
-    source_config: Annotated[Optional[str], typer.Option(help="Config of the source dataset (tofu: forget10_perturbed, ...).")] = None,
+    source_config: Annotated[Optional[str], typer.Option(help="Config of the source dataset (tofu: forget10_perturbed; wikitext_mixed: wikitext-103-raw-v1).")] = None,
     translate_answers: Annotated[bool, typer.Option("--translate-answers", help="tofu: add translated answers in extra columns.")] = False,
+    unit: Annotated[Optional[str], typer.Option(help="wikitext_mixed: document, sentence or words<k> (comma-separated for several configs).")] = None,
+    doc_unit: Annotated[str, typer.Option(help="wikitext_mixed: line (every non-empty line) or article.")] = "line",
+    pool: Annotated[Optional[str], typer.Option(help="wikitext_mixed: languages units are drawn from (default en,fr,de,es,it).")] = None,
+    max_docs: Annotated[Optional[int], typer.Option(help="wikitext_mixed: only the first N documents.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="wikitext_mixed: N documents drawn at random with --seed.")] = None,
+    subset: Annotated[Optional[Path], typer.Option(help="wikitext_mixed: only the documents of an index file (xbench retrieve, or the study's HP index).")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
@@ -102,7 +108,10 @@ def build(
             dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
             seed=seed, mixup_pool=mixup_pool, splits=splits, dry_run=dry_run, allow_untranslated=allow_untranslated,
             workers=workers, progress=on_translate, on_config=on_config,
-            options={"source_config": source_config, "translate_answers": translate_answers},
+            options={
+                "source_config": source_config, "translate_answers": translate_answers, "units": unit, "doc_unit": doc_unit,
+                "pool": pool, "max_docs": max_docs, "sample": sample, "sample_seed": seed, "subset": subset,
+            },
         )
     _print_report(report)
 

@@ -56,6 +56,7 @@ class ConfigSpec:
     lang: str = SOURCE_LANGUAGE
     format: Format | None = None
     pool: tuple[str, ...] = ()
+    unit: str = ""  # mixed documents (wikitext_mixed): each unit takes a language from the pool
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -77,6 +78,8 @@ class ConfigSpec:
         return (self.lang if self.format.question else SOURCE_LANGUAGE), choice_langs
 
     def describe(self) -> str:
+        if self.unit:
+            return f"each {self.unit} unit in a language drawn uniformly from {', '.join(self.pool)}"
         if self.pool:
             return f"question and options in {', '.join(self.pool)}, one language each, shuffled per row"
         if self.format is None:

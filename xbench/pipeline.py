@@ -20,7 +20,7 @@ from pathlib import Path
 from xbench import __version__
 from xbench.builder import Family, Row
 from xbench.card import render_card
-from xbench.errors import InputError
+from xbench.errors import InputError, XbenchError
 from xbench.formats import ConfigSpec, parse_formats, parse_pool, plan_configs
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
@@ -94,7 +94,10 @@ def build(
     pool = parse_pool(mixup_pool)
     split_names = _parse_splits(splits, family)
     options = {**(options or {}), "source": source}
-    configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
+    if family.streaming_plan is not None:
+        configs = family.streaming_plan(options)
+    else:
+        configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
     if family.config_name is not None:
         configs = [replace(spec, name=family.config_name(spec, options)) for spec in configs]
     target = Path(out) if out is not None else None
@@ -110,8 +113,12 @@ def build(
             family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
-        rows = family.load_source(source, split_names, options)
         report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
+        if family.streaming_plan is not None:
+            _build_streaming(family, configs, split_names, seed, runner, report, target, allow_untranslated, on_config, options, dry_run)
+            report.seconds = time.perf_counter() - started
+            return report
+        rows = family.load_source(source, split_names, options)
         if dry_run:
             for lang in _languages_in_order(configs):
                 report.languages[lang] = LanguageStats(lang)
@@ -128,7 +135,7 @@ def build(
 
 def _parse_splits(splits: str | list[str] | None, family: Family) -> tuple[str, ...]:
     if splits is None:
-        return family.splits
+        return family.default_splits or family.splits
     names = tuple(dict.fromkeys(s.strip() for s in (splits.split(",") if isinstance(splits, str) else splits) if s.strip()))
     unknown = [s for s in names if s not in family.splits]
     if unknown or not names:
@@ -203,9 +210,7 @@ def _write(
                 _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report, options)
                 if on_config:
                     on_config(spec.name)
-        (staging / "README.md").write_text(render_card(family, configs, report), encoding="utf-8")
-        (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _replace(staging, target)
+        _finish(family, configs, report, staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -228,18 +233,76 @@ def _write_config(
         return outcomes[lang].translations.get(text)
 
     builder = family.builder(cache_dir=str(scratch / "cache"), rows=rows, spec=spec, seed=seed, lookup=lookup, options=options)
+    _prepare(builder, spec, staging, scratch, report)
+
+
+def _prepare(builder, spec: ConfigSpec, staging: Path, scratch: Path, report: BuildReport) -> None:
+    """Run the builder and move its parquet shards to ``staging/<config>/<split>-*.parquet``."""
+    from datasets.exceptions import DatasetGenerationError
+
     prepared = scratch / spec.name
-    builder.download_and_prepare(output_dir=str(prepared), file_format="parquet")
+    try:
+        builder.download_and_prepare(output_dir=str(prepared), file_format="parquet")
+    except DatasetGenerationError as err:  # datasets wraps what a generator raises
+        cause = err.__cause__
+        while cause is not None and not isinstance(cause, XbenchError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise cause from None
     folder = staging / spec.name
     folder.mkdir()
-    for split in rows:
-        (shard,) = prepared.glob(f"*-{split}.parquet")
-        shard.rename(folder / f"{split}-00000-of-00001.parquet")
-    report.configs[spec.name] = {split: len(split_rows) for split, split_rows in rows.items()}
+    counts = {}
+    for split, info in builder.info.splits.items():
+        shards = sorted(prepared.glob(f"*-{split}.parquet")) or sorted(prepared.glob(f"*-{split}-*-of-*.parquet"))
+        for number, shard in enumerate(shards):
+            shard.rename(folder / f"{split}-{number:05d}-of-{len(shards):05d}.parquet")
+        counts[split] = info.num_examples
+    report.configs[spec.name] = counts
     untranslated = _count_untranslated(folder)
     if untranslated:
         report.untranslated[spec.name] = untranslated
     shutil.rmtree(prepared, ignore_errors=True)
+
+
+def _build_streaming(family, configs, splits, seed, runner, report, target, allow_untranslated, on_config, options, dry_run) -> None:
+    """Families whose documents stream through: translate chunk by chunk while writing."""
+    if dry_run:
+        _plan_streaming(family, configs, splits, seed, runner, report, options)
+        return
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
+            silence_libraries()
+            for spec in configs:
+                builder = family.builder(
+                    cache_dir=str(Path(scratch) / "cache"), spec=spec, seed=seed, options=options, translator=runner,
+                    report_languages=report.languages, allow_untranslated=allow_untranslated, splits=splits,
+                )
+                _prepare(builder, spec, staging, Path(scratch), report)
+                if on_config:
+                    on_config(spec.name)
+        _finish(family, configs, report, staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _plan_streaming(family, configs, splits, seed, runner, report, options) -> None:
+    def plan(texts: list[str], lang: str):
+        stats = report.languages.setdefault(lang, LanguageStats(lang))
+        return runner.translate(texts, SOURCE_LANGUAGE, lang, stats=stats, dry_run=True)
+
+    for spec in configs:
+        report.configs[spec.name] = {
+            split: sum(1 for _ in family.builder.stream_rows(options, spec, split, seed, plan)) for split in splits
+        }
+
+
+def _finish(family: Family, configs: list[ConfigSpec], report: BuildReport, staging: Path, target: Path) -> None:
+    (staging / "README.md").write_text(render_card(family, configs, report), encoding="utf-8")
+    (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _replace(staging, target)
 
 
 def _count_untranslated(folder: Path) -> int:

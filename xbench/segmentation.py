@@ -93,3 +93,56 @@ def _pack(pieces: list[str], max_chars: int) -> list[str]:
         else:
             chunks.append(piece)
     return chunks
+
+
+# Units of a mixed-language document (the study's splitting): clauses end at . , ; ! ? followed
+# by whitespace; words are separated by runs of non-word characters. Separators are kept.
+SENTENCE_SEPARATOR = regex.compile(r"(\s*[\.,;!?]\s+)")
+WORD_SEPARATOR = regex.compile(r"(\W+)")
+UNIT_KINDS = ("document", "sentence", "words<k>")
+
+
+def parse_unit(unit: str) -> tuple[str, int]:
+    """``document`` -> (document, 0), ``sentence`` -> (sentence, 0), ``words8`` -> (words, 8)."""
+    from xbench.errors import InputError
+
+    if unit in ("document", "sentence"):
+        return unit, 0
+    if unit.startswith("words") and unit[5:].isdigit():
+        k = int(unit[5:])
+        if k < 1:
+            raise InputError(f"--unit {unit}: k must be at least 1")
+        return "words", k
+    raise InputError(f"--unit: unknown unit {unit!r}; choose document, sentence or words<k> (e.g. words8)")
+
+
+def split_document(text: str, unit: str) -> SegmentLayout:
+    """Cut a document into translation units; joining the units and separators gives it back."""
+    kind, k = parse_unit(unit)
+    literals, units = [""], []
+
+    def add_unit(piece: str) -> None:
+        units.append(piece)
+        literals.append("")
+
+    if kind == "document":
+        if text:
+            add_unit(text)
+        return SegmentLayout(tuple(literals), tuple(units))
+    for index, piece in enumerate(SENTENCE_SEPARATOR.split(text)):
+        if index % 2 or not piece:
+            literals[-1] += piece
+        elif kind == "sentence":
+            add_unit(piece)
+        else:
+            # word, separator, word, ..., word: only the first and last word can be empty
+            parts = WORD_SEPARATOR.split(piece)
+            words = [(parts[i], parts[i + 1] if i + 1 < len(parts) else "") for i in range(0, len(parts), 2)]
+            if not words[0][0]:
+                literals[-1] += words.pop(0)[1]
+            words = [pair for pair in words if pair[0]]
+            for start in range(0, len(words), k):
+                chunk = words[start : start + k]
+                add_unit("".join(w + sep for w, sep in chunk[:-1]) + chunk[-1][0])
+                literals[-1] += chunk[-1][1]
+    return SegmentLayout(tuple(literals), tuple(units))

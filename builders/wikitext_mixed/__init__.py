@@ -1,0 +1,289 @@
+"""Mixed-language WikiText: every unit of a document (the document, a clause, k words) takes a
+language drawn uniformly from a pool and is translated unless English.
+
+Documents stream through in chunks, so memory stays flat whatever the corpus size; randomness
+per document comes from (seed, source_index), so a document's mix does not depend on which
+other documents a build includes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import datasets
+import regex
+
+from xbench.builder import Family
+from xbench.card import STUDY_CITATION
+from xbench.errors import InputError, XbenchError
+from xbench.formats import ConfigSpec, row_rng
+from xbench.languages import SOURCE_LANGUAGE, parse_languages
+from xbench.segmentation import parse_unit, split_document
+from xbench.translation import LanguageStats, Translator
+from xbench.translation.translator import Outcome
+
+HUB_SOURCE = "Salesforce/wikitext"
+DEFAULT_SOURCE_CONFIG = "wikitext-2-raw-v1"
+DOC_UNITS = ("line", "article")
+CHUNK_DOCS = 500
+_TOP_HEADING = regex.compile(r"^ = [^=].* = $")
+
+CITATION = STUDY_CITATION + """
+@misc{merity2016pointer,
+  title={Pointer Sentinel Mixture Models},
+  author={Stephen Merity and Caiming Xiong and James Bradbury and Richard Socher},
+  year={2016},
+  eprint={1609.07843},
+  archivePrefix={arXiv}
+}"""
+
+FEATURES = datasets.Features(
+    {
+        "text": datasets.Value("string"),
+        "id": datasets.Value("string"),
+        "source_index": datasets.Value("int64"),
+        "unit": datasets.Value("string"),
+        "spans": datasets.List({"start": datasets.Value("int32"), "end": datasets.Value("int32"), "lang": datasets.Value("string")}),
+        "translated_fraction": datasets.Value("float64"),
+        "translation": datasets.Value("string"),
+        "untranslated": datasets.List(datasets.Value("int32")),
+    }
+)
+
+
+# --- documents -------------------------------------------------------------------------------
+
+def source_lines(source: str | None, source_config: str, split: str) -> Callable[[], Iterator[str]]:
+    """A re-iterable stream of the split's raw lines (without their newline)."""
+    if source is None:
+        def hub_lines() -> Iterator[str]:
+            try:
+                table = datasets.load_dataset(HUB_SOURCE, source_config, split=split)
+            except Exception as err:
+                raise XbenchError(f"could not load {HUB_SOURCE} ({source_config}) from the Hub ({type(err).__name__}); pass --source PATH") from None
+            for record in table:
+                yield record["text"].removesuffix("\n")
+
+        return hub_lines
+    path = Path(source).expanduser()
+    files = sorted(path.glob(f"*{split}*.txt")) or sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise InputError(f"--source {path}: no text files (expected a .txt file or a folder of .txt files)")
+
+    def file_lines() -> Iterator[str]:
+        for file in files:
+            try:
+                with open(file, encoding="utf-8") as handle:
+                    for line in handle:
+                        yield line.removesuffix("\n")
+            except (OSError, UnicodeDecodeError) as err:
+                raise InputError(f"{file}: cannot read ({type(err).__name__})") from None
+
+    return file_lines
+
+
+def documents(lines: Iterable[str], doc_unit: str) -> Iterator[str]:
+    """``line``: every non-empty line; ``article``: lines grouped under each top-level heading."""
+    if doc_unit == "line":
+        yield from (line for line in lines if line.strip())
+        return
+    article: list[str] = []
+    for line in lines:
+        if _TOP_HEADING.match(line):
+            if any(part.strip() for part in article):
+                yield _trimmed(article)
+            article = []
+        article.append(line)
+    if any(part.strip() for part in article):
+        yield _trimmed(article)
+
+
+def _trimmed(lines: list[str]) -> str:
+    """The article's lines joined, without the blank lines around them."""
+    start = next(i for i, line in enumerate(lines) if line.strip())
+    end = max(i for i, line in enumerate(lines) if line.strip())
+    return "\n".join(lines[start : end + 1])
+
+
+def read_index_file(path: str | Path) -> set[int]:
+    """Document indices from ``xbench retrieve`` output or the study's ``{"HP-related-index": [...]}``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"--subset {path}: cannot read ({type(err).__name__})") from None
+    if isinstance(data, dict) and "HP-related-index" in data:
+        indices = data["HP-related-index"]
+    elif isinstance(data, dict) and "documents" in data:
+        indices = [d["index"] for d in data["documents"]]
+    else:
+        indices = data
+    if not isinstance(indices, list) or not all(isinstance(i, int) and i >= 0 for i in indices):
+        raise InputError(f"--subset {path}: expected a list of document indices")
+    return set(indices)
+
+
+def sample_indices(count: int, size: int, seed: int) -> set[int]:
+    """``size`` of ``count`` document indices, uniformly, reproducibly (O(size) memory)."""
+    if size >= count:
+        return set(range(count))
+    return set(random.Random(seed).sample(range(count), size))
+
+
+def selected_documents(options: Mapping[str, Any], split: str) -> Callable[[], Iterator[tuple[int, str]]]:
+    """(source_index, document) after --subset, --sample and --max-docs."""
+    lines = source_lines(options.get("source"), options.get("source_config") or DEFAULT_SOURCE_CONFIG, split)
+    doc_unit = options.get("doc_unit") or "line"
+    if doc_unit not in DOC_UNITS:
+        raise InputError(f"--doc-unit: unknown document unit {doc_unit!r}; choose line or article")
+    keep = read_index_file(options["subset"]) if options.get("subset") else None
+    if options.get("sample"):
+        total = sum(1 for _ in documents(lines(), doc_unit))
+        sampled = sample_indices(total, int(options["sample"]), int(options.get("sample_seed") or 0))
+        keep = sampled if keep is None else keep & sampled
+    limit = options.get("max_docs")
+
+    def stream() -> Iterator[tuple[int, str]]:
+        taken = 0
+        for index, doc in enumerate(documents(lines(), doc_unit)):
+            if keep is not None and index not in keep:
+                continue
+            if limit is not None and taken >= limit:
+                return
+            taken += 1
+            yield index, doc
+
+    return stream
+
+
+# --- mixing ----------------------------------------------------------------------------------
+
+def unit_languages(source_index: int, n_units: int, pool: tuple[str, ...], seed: int) -> list[str]:
+    rng = row_rng(seed, str(source_index), "wikitext")
+    return [rng.choice(pool) for _ in range(n_units)]
+
+
+def mix_documents(
+    docs: Iterable[tuple[int, str]],
+    unit: str,
+    pool: tuple[str, ...],
+    seed: int,
+    translate: Callable[[list[str], str], Outcome],
+    split: str,
+) -> Iterator[dict[str, Any]]:
+    """Rows of mixed text, translating chunk by chunk (one request batch per language per chunk)."""
+    chunk: list[tuple[int, str]] = []
+    seen = False
+    for item in docs:
+        seen = True
+        chunk.append(item)
+        if len(chunk) == CHUNK_DOCS:
+            yield from _mix_chunk(chunk, unit, pool, seed, translate, split)
+            chunk = []
+    if chunk:
+        yield from _mix_chunk(chunk, unit, pool, seed, translate, split)
+    if not seen:
+        raise InputError(f"no documents in the {split} split of the source (after --subset, --sample, --max-docs)")
+
+
+def _mix_chunk(chunk, unit, pool, seed, translate, split) -> Iterator[dict[str, Any]]:
+    planned = []
+    needed: dict[str, dict[str, None]] = {}
+    for source_index, doc in chunk:
+        layout = split_document(doc, unit)
+        langs = unit_languages(source_index, len(layout.units), pool, seed)
+        for text, lang in zip(layout.units, langs):
+            if lang != SOURCE_LANGUAGE:
+                needed.setdefault(lang, {})[text] = None
+        planned.append((source_index, layout, langs))
+    outcomes = {lang: translate(list(texts), lang) for lang, texts in needed.items()}
+    for source_index, layout, langs in planned:
+        pieces, spans, untranslated, engines = [layout.literals[0]], [], [], set()
+        position = len(layout.literals[0])
+        translated_chars = 0
+        for number, (text, lang, literal) in enumerate(zip(layout.units, langs, layout.literals[1:])):
+            shown, shown_lang = text, lang
+            if lang != SOURCE_LANGUAGE:
+                found = outcomes[lang].translations.get(text)
+                if found is None:
+                    shown_lang = SOURCE_LANGUAGE
+                    untranslated.append(number)
+                else:
+                    shown = found[0]
+                    translated_chars += len(text)
+                    if found[1]:
+                        engines.add(found[1])
+            spans.append({"start": position, "end": position + len(shown), "lang": shown_lang})
+            pieces += [shown, literal]
+            position += len(shown) + len(literal)
+        total = sum(len(u) for u in layout.units)
+        yield {
+            "text": "".join(pieces),
+            "id": f"{split}/{source_index}",
+            "source_index": source_index,
+            "unit": unit,
+            "spans": spans,
+            "translated_fraction": translated_chars / total if total else 0.0,
+            "translation": ",".join(sorted(engines)) or "original",
+            "untranslated": untranslated,
+        }
+
+
+class WikitextMixed(datasets.GeneratorBasedBuilder):
+    """One config (one unit) of mixed-language WikiText, translated while it is written."""
+
+    VERSION = datasets.Version("1.0.0")
+
+    def __init__(self, *args: Any, spec: ConfigSpec, seed: int, options: Mapping[str, Any], translator: Translator,
+                 report_languages: dict[str, LanguageStats], allow_untranslated: bool, splits: tuple[str, ...], **kwargs: Any):
+        self._spec, self._seed, self._options, self._translator = spec, seed, options, translator
+        self._stats, self._allow, self._splits = report_languages, allow_untranslated, splits
+        super().__init__(*args, config_name=spec.name, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(features=FEATURES)
+
+    def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split}) for split in self._splits]
+
+    @staticmethod
+    def stream_rows(options: Mapping[str, Any], spec: ConfigSpec, split: str, seed: int, translate: Callable[[list[str], str], Outcome]) -> Iterator[dict[str, Any]]:
+        """The config's rows for ``split``; the dry run passes a planning ``translate``."""
+        return mix_documents(selected_documents(options, split)(), spec.unit, spec.pool, seed, translate, split)
+
+    def _generate_examples(self, split: str):
+        def translate(texts: list[str], lang: str) -> Outcome:
+            stats = self._stats.setdefault(lang, LanguageStats(lang))
+            return self._translator.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=self._allow)
+
+        for row in self.stream_rows(self._options, self._spec, split, self._seed, translate):
+            yield row["id"], row
+
+
+def plan(options: Mapping[str, Any]) -> list[ConfigSpec]:
+    """One config per ``--unit``: ``sentence``, ``words8``, ``document``."""
+    units = [u.strip() for u in (options.get("units") or "sentence").split(",") if u.strip()]
+    for unit in units:
+        parse_unit(unit)
+    pool = tuple(parse_languages(options.get("pool") or "en,fr,de,es,it", option="--pool"))
+    return [ConfigSpec(unit, pool=pool, unit=unit) for unit in units]
+
+
+FAMILY = Family(
+    name="wikitext_mixed",
+    builder=WikitextMixed,
+    load_source=lambda source, splits, options: {},
+    card_template="wikitext_mixed.md",
+    pretty_name="Mixed-language WikiText (xbench)",
+    license="cc-by-sa-3.0",
+    task_categories=("text-generation",),
+    source_datasets=(HUB_SOURCE,),
+    citation=CITATION,
+    default_translator="google",
+    splits=("train", "validation", "test"),
+    default_splits=("train",),
+    streaming_plan=plan,
+)
