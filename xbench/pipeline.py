@@ -116,15 +116,14 @@ def build(
         report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
         if family.streaming_plan is not None:
             _build_streaming(family, configs, split_names, seed, runner, report, target, allow_untranslated, on_config, options, dry_run)
-            report.seconds = time.perf_counter() - started
-            return report
-        rows = family.load_source(source, split_names, options)
-        if dry_run:
+        elif dry_run:
+            rows = family.load_source(source, split_names, options)
             for lang in _languages_in_order(configs):
                 report.languages[lang] = LanguageStats(lang)
                 runner.translate(_segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang, stats=report.languages[lang], dry_run=True)
             report.configs = {spec.name: {split: len(split_rows) for split, split_rows in rows.items()} for spec in configs}
         else:
+            rows = family.load_source(source, split_names, options)
             _write(family, configs, rows, seed, runner, report, target, allow_untranslated, on_config, options)
     finally:
         if own_cache:
