@@ -272,10 +272,15 @@ def plan(options: Mapping[str, Any]) -> list[ConfigSpec]:
     return [ConfigSpec(unit, pool=pool, unit=unit) for unit in units]
 
 
+def load_source(source: str | None, splits: tuple[str, ...], options: Mapping[str, Any]) -> dict[str, list]:
+    """Nothing up front: a streaming family reads its documents while writing (``selected_documents``)."""
+    return {}
+
+
 FAMILY = Family(
     name="wikitext_mixed",
     builder=WikitextMixed,
-    load_source=lambda source, splits, options: {},
+    load_source=load_source,
     card_template="wikitext_mixed.md",
     pretty_name="Mixed-language WikiText (xbench)",
     license="cc-by-sa-3.0",

@@ -20,8 +20,6 @@ from xbench.runner.results import (
     RunResult,
     Sample,
     accuracy,
-    git_commit,
-    package_versions,
     prompt_hash,
     read_samples,
     signature,
@@ -163,8 +161,7 @@ def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, r
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(dataset, config, settings), dtype=loaded.dtype, device=loaded.device, git_commit=git_commit(),
-        packages=package_versions(),
+        signature=signature(dataset, config, settings), dtype=loaded.dtype, device=loaded.device,
     )
     write_results(folder, result)
     return result
@@ -219,7 +216,7 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": accuracy([x.correct for x in ordered])},
         per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings),
-        dtype=loaded.dtype, device=loaded.device, git_commit=git_commit(), packages=package_versions(),
+        dtype=loaded.dtype, device=loaded.device,
     )
     if shard.is_main:
         if shard.world > 1:

@@ -117,7 +117,7 @@ def generate_greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, d
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):
     """``xbench score tofu``: results.json and samples.jsonl for generations made elsewhere."""
-    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, git_commit, package_versions, signature, write_results
+    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, signature, write_results
 
     path, out = Path(path), Path(out)
     samples = score_pairs(read_generations(path), rouge_tokenizer)
@@ -127,7 +127,7 @@ def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer
     result = RunResult(
         model=model, model_revision=None, dataset=str(path), dataset_revision=None, config=path.stem, split="-",
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(str(path), path.stem, settings), git_commit=git_commit(), packages=package_versions(),
+        signature=signature(str(path), path.stem, settings),
     )
     write_results(out, result)
     return result

@@ -68,8 +68,8 @@ class RunResult:
     device: str = ""
     schema_version: int = SCHEMA_VERSION
     xbench_version: str = __version__
-    git_commit: str | None = None
-    packages: dict[str, str] = field(default_factory=dict)
+    git_commit: str | None = field(default_factory=lambda: git_commit())
+    packages: dict[str, str] = field(default_factory=lambda: package_versions())
 
     def to_dict(self) -> dict:
         return asdict(self)
