@@ -99,6 +99,12 @@ def _translation_table(report: BuildReport) -> str:
             f"| {LANGUAGES[code].name} (`{code}`) | {stats.segments:,} | {stats.characters:,} | {engines} "
             f"| {stats.failures:,} |"
         )
+    if report.quality:
+        lines += ["", "Translation quality of the chain on a held-out parallel sample (`--qa`, sacrebleu):", "",
+                  "| language | sentences | chrF | BLEU |", "|---|---|---|---|"]
+        for code, q in report.quality.items():
+            lines.append(f"| {LANGUAGES[code].name} (`{code}`) | {q['n']} | {q['chrf']} | {q['bleu']} |")
+        lines += ["", f"Signatures: `{next(iter(report.quality.values()))['signature']}`"]
     return "\n".join(lines)
 
 

@@ -98,6 +98,7 @@ def build(
     max_docs: Annotated[Optional[int], typer.Option(help="wikitext_mixed: only the first N documents.")] = None,
     sample: Annotated[Optional[int], typer.Option(help="wikitext_mixed: N documents drawn at random with --seed.")] = None,
     subset: Annotated[Optional[Path], typer.Option(help="wikitext_mixed: only the documents of an index file (xbench retrieve, or the study's HP index).")] = None,
+    qa: Annotated[Optional[Path], typer.Option(help="Parallel sample (FLoRes folder or JSONL): score the engine chain on it and put chrF/BLEU in the card.")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
@@ -110,7 +111,7 @@ def build(
             workers=workers, progress=on_translate, on_config=on_config,
             options={
                 "source_config": source_config, "translate_answers": translate_answers, "units": unit, "doc_unit": doc_unit,
-                "pool": pool, "max_docs": max_docs, "sample": sample, "sample_seed": seed, "subset": subset,
+                "pool": pool, "max_docs": max_docs, "sample": sample, "sample_seed": seed, "subset": subset, "qa": qa,
             },
         )
     _print_report(report)
@@ -338,6 +339,64 @@ def retrieve_hp(
     write_index(out, selected, source=source or f"Salesforce/wikitext:{source_config}:{split}", top_k=top_k, query=str(query or "hp_quiz"))
     by_rule = {rule: sum(s.rule == rule for s in selected) for rule in ("bm25", "keyword", "bm25+keyword")}
     out_console.print(f"selected {len(selected):,} of {len(docs):,} documents {by_rule}; wrote {out}")
+
+
+@app.command("mt-eval")
+@_exit_codes
+def mt_eval(
+    testset: Annotated[Path, typer.Option("--testset", help="Folder with one file per language (FLoRes style), or JSONL of source/reference pairs.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for results.json and hypotheses per system and direction.")] = None,
+    directions: Annotated[Optional[str], typer.Option(help="SRC-TGT list (default en->fr,de,es,it and back).")] = None,
+    engine: Annotated[Optional[list[str]], typer.Option("--engine", help="An xbench engine chain to score (repeatable), e.g. google or memory,apertium.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="A causal LM prompted to translate (repeatable).")] = None,
+    hypotheses: Annotated[Optional[Path], typer.Option(help="Folder of existing hypotheses, <src>-<tgt>.txt.")] = None,
+    cache: CacheOption = None,
+    comet_model: Annotated[Optional[str], typer.Option(help="Local Unbabel COMET checkpoint (needs unbabel-comet).")] = None,
+    device: Annotated[str, typer.Option(help="Device for --model systems.")] = "auto",
+) -> None:
+    """Score translation quality (chrF, BLEU, optional COMET) of engines, prompted LMs or hypotheses."""
+    from rich.table import Table
+
+    from xbench.errors import InputError
+    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, parse_directions, quality_table, read_parallel
+
+    systems = {spec: engine_system(spec, cache) for spec in engine or []}
+    systems.update({name: lm_system(name, device=device) for name in model or []})
+    if hypotheses is not None:
+        systems[hypotheses.name] = hypotheses_system(hypotheses)
+    if not systems:
+        raise InputError("give at least one system: --engine, --model or --hypotheses")
+    results, messages = evaluate_systems(read_parallel(testset), systems, parse_directions(directions), out, comet_model)
+    for metric in ("chrf", "bleu"):
+        columns, table = quality_table(results, metric)
+        view = Table(metric, *columns)
+        for system, scores in table.items():
+            view.add_row(system, *(f"{scores[c]:.1f}" for c in columns))
+        out_console.print(view)
+    out_console.print(results[0].signature, highlight=False)
+    for message in messages:
+        err_console.print(message)
+
+
+@app.command()
+@_exit_codes
+def embed(
+    model: Annotated[str, typer.Option("--model", help="Hub id, local folder or .gguf file.")],
+    source: Annotated[str, typer.Option("--source", help="WikiText text file or folder (documents: non-empty lines).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.json, samples.jsonl and tsne.png.")],
+    docs: Annotated[int, typer.Option(help="Documents sampled with --seed.")] = 100,
+    p: Annotated[float, typer.Option("--p", help="Probability of switching a word / replacing or dropping a token.")] = 0.3,
+    pool: Annotated[str, typer.Option(help="Languages words switch into.")] = "en,fr,de,es,it",
+    translator: Annotated[str, typer.Option(help="Engine chain for single words, e.g. freedict or memory,google.")] = "freedict",
+    cache: CacheOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and perturbations.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+) -> None:
+    """Cosine similarity of sentence embeddings under word switching, token replacement and dropout."""
+    from xbench.probes.embed_run import run_embed
+
+    result = run_embed(model, source, out, docs=docs, p=p, pool=pool, translator=translator, cache=cache, seed=seed, device=device)
+    _print_result(result)
 
 
 def _split_list(value: Optional[str]) -> Optional[list[str]]:

@@ -41,6 +41,7 @@ class BuildReport:
     dry_run: bool
     untranslated: dict[str, int] = field(default_factory=dict)  # config -> cells left in English
     seconds: float = 0.0
+    quality: dict[str, dict] = field(default_factory=dict)  # language -> chrF/BLEU of the chain on --qa
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +54,7 @@ class BuildReport:
             "configs": self.configs,
             "untranslated": self.untranslated,
             "languages": {code: stats.to_dict() for code, stats in self.languages.items()},
+            "quality": self.quality,
             "seconds": round(self.seconds, 3),
         }
 
@@ -114,6 +116,8 @@ def build(
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
         report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
+        if options.get("qa") and not dry_run:
+            report.quality = estimate_quality(runner, options["qa"], _languages_in_order(configs))
         if family.streaming_plan is not None:
             _build_streaming(family, configs, split_names, seed, runner, report, target, allow_untranslated, on_config, options, dry_run)
         elif dry_run:
@@ -130,6 +134,27 @@ def build(
             store.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def estimate_quality(runner: Translator, testset: str | Path, languages: list[str]) -> dict[str, dict]:
+    """chrF and BLEU of the build's engine chain on a parallel sample, per language it has (``--qa``)."""
+    from xbench.probes.mt import read_parallel, score
+
+    sample = read_parallel(testset)
+    quality = {}
+    for lang in languages:
+        try:
+            sources, references = sample.direction(SOURCE_LANGUAGE, lang)
+        except InputError:
+            continue
+        outcome = runner.translate_or_raise(sources, SOURCE_LANGUAGE, lang, stats=LanguageStats(lang))
+        hypotheses = [outcome.translations[s][0] for s in sources]
+        scores = score(hypotheses, references, lang)
+        quality[lang] = {"n": len(sources), **{name: round(value, 2) for name, (value, _) in scores.items()},
+                         "signature": " ".join(f"{name}:{sig}" for name, (_, sig) in scores.items())}
+    if not quality:
+        raise InputError(f"--qa {testset}: no en->X data for the languages of this build")
+    return quality
 
 
 def _parse_splits(splits: str | list[str] | None, family: Family) -> tuple[str, ...]:

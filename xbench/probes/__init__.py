@@ -1,0 +1,1 @@
+"""Crosslingual capability probes: translation quality (``mt-eval``) and embedding similarity (``embed``)."""

@@ -1,0 +1,210 @@
+"""``xbench mt-eval``: translation quality of engines, prompted causal LMs or given hypotheses.
+
+chrF and BLEU with sacrebleu (each score carries sacrebleu's signature); COMET when the
+``unbabel-comet`` package and a local model are available, skipped with a message otherwise.
+The LM system uses the prompt of Xu et al. (2024, ALMA):
+``Translate this from German to English:\\nGerman: {source}\\nEnglish:``, decoded greedily.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xbench.errors import InputError
+from xbench.languages import LANGUAGES, get_language
+from xbench.runner.results import Metric, PromptSettings, RunResult, write_results
+from xbench.sources import iter_jsonl
+
+DEFAULT_TARGETS = ("fr", "de", "es", "it")
+LM_PROMPT = "Translate this from {source_name} to {target_name}:\n{source_name}: {text}\n{target_name}:"
+
+
+@dataclass
+class ParallelSet:
+    """Line i of every language is the same sentence (FLoRes); or explicit pairs for one direction."""
+
+    name: str
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def direction(self, source: str, target: str) -> tuple[list[str], list[str]]:
+        if (source, target) in self.pairs:
+            return self.pairs[(source, target)]
+        if source in self.lines and target in self.lines:
+            return self.lines[source], self.lines[target]
+        raise InputError(f"{self.name}: no {source}->{target} data (languages: {', '.join(sorted(self.lines)) or 'pairs only'})")
+
+
+def _language_of(stem: str) -> str | None:
+    """``fr``, ``fra``, ``fra_Latn`` (FLoRes-200) or ``fr.devtest`` names -> xbench code."""
+    head = stem.split(".")[0].split("_")[0].split("-")[0]
+    for lang in LANGUAGES.values():
+        if head in (lang.code, lang.iso3, lang.code_for("apertium")):
+            return lang.code
+    return "en" if head == "eng" else None
+
+
+def read_parallel(path: str | Path) -> ParallelSet:
+    """A folder of one file per language, or a JSONL of source/reference pairs."""
+    path = Path(path)
+    if path.is_file():
+        pairs: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        for number, record in iter_jsonl(path):
+            missing = [k for k in ("source", "reference", "source_lang", "target_lang") if not isinstance(record.get(k), str)]
+            if missing:
+                raise InputError(f"{path}: line {number}: missing {', '.join(missing)}")
+            sources, references = pairs.setdefault((get_language(record["source_lang"]).code, get_language(record["target_lang"]).code), ([], []))
+            sources.append(record["source"])
+            references.append(record["reference"])
+        return ParallelSet(path.name, pairs=pairs)
+    if not path.is_dir():
+        raise InputError(f"--testset {path} does not exist")
+    lines = {}
+    for file in sorted(p for p in path.iterdir() if p.is_file()):
+        code = _language_of(file.name)
+        if code is not None:
+            lines[code] = file.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    if len(lines) < 2:
+        raise InputError(f"--testset {path}: need files for at least two languages (fr.txt, fra_Latn.devtest, ...)")
+    counts = {code: len(v) for code, v in lines.items()}
+    if len(set(counts.values())) != 1:
+        raise InputError(f"--testset {path}: languages have different line counts {counts}")
+    return ParallelSet(path.name, lines=lines)
+
+
+def parse_directions(spec: str | None) -> list[tuple[str, str]]:
+    """``en-fr,fr-en``; default en->{fr,de,es,it} and back."""
+    if not spec:
+        return [("en", t) for t in DEFAULT_TARGETS] + [(t, "en") for t in DEFAULT_TARGETS]
+    directions = []
+    for item in spec.split(","):
+        source, _, target = item.strip().partition("-")
+        if not target:
+            raise InputError(f"--directions: expected SRC-TGT, got {item!r}")
+        directions.append((get_language(source).code, get_language(target).code))
+    return directions
+
+
+def score(hypotheses: Sequence[str], references: Sequence[str], target: str) -> dict[str, tuple[float, str]]:
+    """{metric: (score, sacrebleu signature)}; BLEU tokenizes Chinese with sacrebleu's zh tokenizer."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if len(hypotheses) != len(references):
+        raise InputError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    bleu = BLEU(tokenize="zh" if target == "zh" else "13a")
+    chrf = CHRF()
+    return {
+        "bleu": (bleu.corpus_score(list(hypotheses), [list(references)]).score, str(bleu.get_signature())),
+        "chrf": (chrf.corpus_score(list(hypotheses), [list(references)]).score, str(chrf.get_signature())),
+    }
+
+
+def comet_scores(sources, hypotheses, references, model_path: str | None) -> tuple[float | None, str]:
+    """COMET system score, or None and the reason it was skipped."""
+    if model_path is None:
+        return None, "COMET skipped: pass --comet-model PATH (a downloaded Unbabel COMET checkpoint)"
+    try:
+        from comet import load_from_checkpoint
+    except ImportError:
+        return None, "COMET skipped: pip install unbabel-comet"
+    model = load_from_checkpoint(model_path)
+    data = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references)]
+    return float(model.predict(data, batch_size=16, gpus=0).system_score), "comet"
+
+
+def engine_system(spec: str, cache_path: str | Path | None) -> Callable[[list[str], str, str], list[str]]:
+    """Translate with an xbench engine chain (through the cache); failures are an error."""
+    from xbench.translation import TranslationCache, Translator, resolve_engines
+
+    cache = TranslationCache(cache_path)
+    translator = Translator(resolve_engines(spec, cache), cache)
+
+    def run(texts: list[str], source: str, target: str) -> list[str]:
+        outcome = translator.translate_or_raise(texts, source, target)
+        return [outcome.translations[t][0] for t in texts]
+
+    return run
+
+
+def lm_system(model: str, *, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 256) -> Callable[[list[str], str, str], list[str]]:
+    """A causal LM prompted to translate (Xu et al. 2024), greedy, cut at the first newline."""
+    from xbench.runner.generation import generate_greedy
+    from xbench.runner.model import load_model
+
+    loaded = load_model(model, dtype=dtype, device=device)
+
+    def run(texts: list[str], source: str, target: str) -> list[str]:
+        names = {"source_name": get_language(source).name, "target_name": get_language(target).name}
+        prompts = [LM_PROMPT.format(text=t, **names) for t in texts]
+        outputs = generate_greedy(loaded.model, loaded.tokenizer, prompts, max_new_tokens, loaded.device)
+        return [o.split("\n")[0].strip() for o in outputs]
+
+    return run
+
+
+def hypotheses_system(folder: str | Path) -> Callable[[list[str], str, str], list[str]]:
+    """Existing hypotheses: ``<folder>/<src>-<tgt>.txt``, one line per source sentence."""
+    folder = Path(folder)
+
+    def run(texts: list[str], source: str, target: str) -> list[str]:
+        path = folder / f"{source}-{target}.txt"
+        if not path.is_file():
+            raise InputError(f"--hypotheses: missing {path}")
+        lines = path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+        if len(lines) != len(texts):
+            raise InputError(f"{path}: {len(lines)} lines for {len(texts)} source sentences")
+        return lines
+
+    return run
+
+
+def evaluate_systems(
+    testset: ParallelSet,
+    systems: dict[str, Callable[[list[str], str, str], list[str]]],
+    directions: list[tuple[str, str]],
+    out: str | Path | None = None,
+    comet_model: str | None = None,
+) -> tuple[list[RunResult], list[str]]:
+    """Score every system on every direction; returns results and messages (e.g. COMET skipped)."""
+    results, messages = [], []
+    for system, translate in systems.items():
+        for source, target in directions:
+            sources, references = testset.direction(source, target)
+            hypotheses = translate(list(sources), source, target)
+            scores = score(hypotheses, references, target)
+            metrics = {name: Metric(value, float("nan")) for name, (value, _) in scores.items()}
+            comet, note = comet_scores(sources, hypotheses, references, comet_model)
+            if comet is None:
+                messages.append(note)
+            else:
+                metrics["comet"] = Metric(comet, float("nan"))
+            signature = " ".join(f"{name}:{sig}" for name, (_, sig) in scores.items())
+            result = RunResult(
+                model=system, model_revision=None, dataset=testset.name, dataset_revision=None, config=f"{source}-{target}",
+                split="-", prompt=PromptSettings(0, "none", "-", "none", "mt"), seed=0, n_samples=len(sources), metrics=metrics,
+                per_subject={}, signature=f"xbench:mt|{signature}",
+            )
+            results.append(result)
+            if out is not None:
+                folder = Path(out) / system.replace("/", "__") / f"{source}-{target}"
+                folder.mkdir(parents=True, exist_ok=True)
+                write_results(folder, result)
+                (folder / "hypotheses.jsonl").write_text(
+                    "".join(json.dumps({"source": s, "hypothesis": h, "reference": r}, ensure_ascii=False) + "\n" for s, h, r in zip(sources, hypotheses, references)),
+                    encoding="utf-8",
+                )
+    return results, list(dict.fromkeys(messages))
+
+
+def quality_table(results: list[RunResult], metric: str = "chrf") -> tuple[list[str], dict[str, dict[str, float]]]:
+    """(columns: directions then avg, {system: {direction: score}}), as in the study's table."""
+    directions = list(dict.fromkeys(r.config for r in results))
+    table: dict[str, dict[str, float]] = {}
+    for r in results:
+        table.setdefault(r.model, {})[r.config] = r.metrics[metric].value
+    for scores in table.values():
+        scores["avg"] = sum(scores.values()) / len(scores)
+    return [*directions, "avg"], table
