@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -204,40 +205,35 @@ def _write(
     on_config: Callable[[str], None] | None,
     options: dict,
 ) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
-    try:
-        with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
-            single = [spec for spec in configs if len(spec.languages) <= 1]
-            multi = [spec for spec in configs if len(spec.languages) > 1]
-            outcomes: dict[str, Outcome] = {}
-            for spec in single:
-                lang = spec.languages[0] if spec.languages else SOURCE_LANGUAGE
-                if lang not in outcomes:
-                    outcomes.clear()  # one language's translations in memory at a time
-                    if lang != SOURCE_LANGUAGE:
-                        report.languages[lang] = LanguageStats(lang)
-                        outcomes[lang] = runner.translate_or_raise(
-                            _segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang,
-                            stats=report.languages[lang], allow_untranslated=allow_untranslated,
-                        )
-                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report, options)
-                if on_config:
-                    on_config(spec.name)
-            for spec in multi:
-                outcomes = {}
-                for lang in spec.languages:
-                    stats = report.languages.setdefault(lang, LanguageStats(lang))
-                    texts = _segments_for(family, lang, [spec], rows, seed, options)
-                    if lang in {s.lang for s in single}:
-                        stats = LanguageStats(lang)  # already counted with that language's own formats
-                    outcomes[lang] = runner.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=allow_untranslated)
-                _write_config(family, spec, rows, seed, outcomes, staging, Path(scratch), report, options)
-                if on_config:
-                    on_config(spec.name)
+    with _staging(target) as (staging, scratch):
+        single = [spec for spec in configs if len(spec.languages) <= 1]
+        multi = [spec for spec in configs if len(spec.languages) > 1]
+        outcomes: dict[str, Outcome] = {}
+        for spec in single:
+            lang = spec.languages[0] if spec.languages else SOURCE_LANGUAGE
+            if lang not in outcomes:
+                outcomes.clear()  # one language's translations in memory at a time
+                if lang != SOURCE_LANGUAGE:
+                    report.languages[lang] = LanguageStats(lang)
+                    outcomes[lang] = runner.translate_or_raise(
+                        _segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang,
+                        stats=report.languages[lang], allow_untranslated=allow_untranslated,
+                    )
+            _write_config(family, spec, rows, seed, outcomes, staging, scratch, report, options)
+            if on_config:
+                on_config(spec.name)
+        for spec in multi:
+            outcomes = {}
+            for lang in spec.languages:
+                stats = report.languages.setdefault(lang, LanguageStats(lang))
+                texts = _segments_for(family, lang, [spec], rows, seed, options)
+                if lang in {s.lang for s in single}:
+                    stats = LanguageStats(lang)  # already counted with that language's own formats
+                outcomes[lang] = runner.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=allow_untranslated)
+            _write_config(family, spec, rows, seed, outcomes, staging, scratch, report, options)
+            if on_config:
+                on_config(spec.name)
         _finish(family, configs, report, staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _write_config(
@@ -294,22 +290,17 @@ def _build_streaming(family, configs, splits, seed, runner, report, target, allo
     if dry_run:
         _plan_streaming(family, configs, splits, seed, runner, report, options)
         return
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
-    try:
-        with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
-            silence_libraries()
-            for spec in configs:
-                builder = family.builder(
-                    cache_dir=str(Path(scratch) / "cache"), spec=spec, seed=seed, options=options, translator=runner,
-                    report_languages=report.languages, allow_untranslated=allow_untranslated, splits=splits,
-                )
-                _prepare(builder, spec, staging, Path(scratch), report)
-                if on_config:
-                    on_config(spec.name)
+    with _staging(target) as (staging, scratch):
+        silence_libraries()
+        for spec in configs:
+            builder = family.builder(
+                cache_dir=str(scratch / "cache"), spec=spec, seed=seed, options=options, translator=runner,
+                report_languages=report.languages, allow_untranslated=allow_untranslated, splits=splits,
+            )
+            _prepare(builder, spec, staging, scratch, report)
+            if on_config:
+                on_config(spec.name)
         _finish(family, configs, report, staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _plan_streaming(family, configs, splits, seed, runner, report, options) -> None:
@@ -321,6 +312,18 @@ def _plan_streaming(family, configs, splits, seed, runner, report, options) -> N
         report.configs[spec.name] = {
             split: sum(1 for _ in family.builder.stream_rows(options, spec, split, seed, plan)) for split in splits
         }
+
+
+@contextmanager
+def _staging(target: Path) -> Iterator[tuple[Path, Path]]:
+    """A folder beside ``target`` to build in, and a scratch folder; the former is removed on failure."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
+            yield staging, Path(scratch)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _finish(family: Family, configs: list[ConfigSpec], report: BuildReport, staging: Path, target: Path) -> None:
