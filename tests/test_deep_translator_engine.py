@@ -67,3 +67,21 @@ def test_rate_limited_request_is_retried_then_succeeds(google, tmp_path):
     stats = LanguageStats("de")
     outcome = translator.translate(["hello"], "en", "de", stats=stats)
     assert outcome.translations["hello"] == ("de:hello", "google") and stats.retries == 2 and len(delays) == 2
+
+
+def test_web_requests_get_a_timeout(monkeypatch):
+    import deep_translator.google as google_module
+    import requests
+
+    seen = {}
+
+    def fake_get(url, **kwargs):
+        seen.update(kwargs)
+        raise requests.exceptions.Timeout("stalled")
+
+    monkeypatch.setattr(requests, "get", fake_get)
+    engine = create_engine("google")  # installs the timeout on deep-translator's requests
+    with pytest.raises(TransientEngineError, match="google: Timeout"):
+        engine.translate_batch(["hello"], "en", "fr")
+    assert seen["timeout"] == 60.0
+    assert google_module.requests.exceptions is requests.exceptions

@@ -115,6 +115,46 @@ DEEP_TRANSLATOR_ENGINES: dict[str, DeepTranslatorSpec] = {
 }
 
 
+REQUEST_TIMEOUT_S = 60.0
+
+
+class _RequestsWithTimeout:
+    """The ``requests`` module as deep-translator sees it, with a default timeout.
+
+    deep-translator calls ``requests.get``/``post`` without one, so a stalled connection would
+    block a worker forever; with it, the stall becomes a Timeout, retried like other transient
+    failures.
+    """
+
+    def __init__(self, module, timeout: float):
+        self._module, self.timeout = module, timeout
+
+    def get(self, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        return self._module.get(*args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        return self._module.post(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
+
+
+def _add_request_timeouts(timeout: float = REQUEST_TIMEOUT_S) -> None:
+    import importlib
+
+    import requests
+
+    for name in ("baidu", "deepl", "google", "libre", "microsoft", "mymemory", "papago", "qcri", "yandex", "chatgpt"):
+        try:
+            module = importlib.import_module(f"deep_translator.{name}")
+        except ImportError:
+            continue
+        if getattr(module, "requests", None) is requests:
+            module.requests = _RequestsWithTimeout(requests, timeout)
+
+
 class DeepTranslatorEngine:
     """Any deep-translator engine; segments are packed one per line into a single request."""
 
@@ -130,6 +170,7 @@ class DeepTranslatorEngine:
             raise InputError(f"--translator {name}: set the environment variable(s) {', '.join(missing)}")
         self._kwargs = {arg: environ[var] for arg, var in self.spec.env.items()}
         self._kwargs.update({arg: environ[var] for arg, var in self.spec.optional_env.items() if environ.get(var)})
+        _add_request_timeouts()
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         import deep_translator
