@@ -4,6 +4,7 @@ import pytest
 from conftest import MMLU_TEST, write_jsonl
 from typer.testing import CliRunner
 
+import xbench
 from xbench import hub
 from xbench.cli import app
 
@@ -118,9 +119,13 @@ def test_translations_import_export_and_memory_build(tmp_path, mmlu_source, cach
 
 
 class FakeApi:
-    def __init__(self, fail_with=None):
+    def __init__(self, fail_with=None, tags=()):
         self.calls = []
         self.fail_with = fail_with
+        self.tags = tags
+
+    def list_repo_refs(self, repo_id, **kwargs):
+        return type("Refs", (), {"tags": [type("Ref", (), {"name": t})() for t in self.tags]})()
 
     def create_repo(self, repo_id, **kwargs):
         self.calls.append(("create_repo", repo_id, kwargs))
@@ -144,6 +149,11 @@ def test_push_uploads_and_tags(tmp_path, mmlu_source, cache_path, monkeypatch):
     assert [c[0] for c in api.calls] == ["create_repo", "upload_folder", "create_tag"]
     assert api.calls[0][2]["private"] is True and api.calls[0][2]["repo_type"] == "dataset"
     assert api.calls[1][1]["folder_path"] == str(out) and api.calls[2][2]["tag"] == "v1.0"
+    assert api.calls[1][1]["delete_patterns"] == ["*.parquet"]  # stale shards of an earlier build go
+    taken = FakeApi(tags=("v1.0",))
+    with pytest.raises(xbench.InputError, match="tag 'v1.0' already exists in org/mmlu_mixup"):
+        hub.push(out, "org/mmlu_mixup", revision="v1.0", token="hf_secret", api=taken)
+    assert [c[0] for c in taken.calls] == ["create_repo"]  # nothing uploaded
 
 
 def test_push_failure_never_shows_the_token(tmp_path, mmlu_source, cache_path, monkeypatch):

@@ -154,3 +154,26 @@ def test_reads_the_published_quiz_layout(tmp_path, cache_path):
     write_jsonl(folder / "French.jsonl", french[:1])
     with pytest.raises(xbench.InputError, match="French has 1 rows, English has 2"):
         xbench.build("hp_quiz", out=tmp_path / "o2", source=str(folder), cache=tmp_path / "c2.sqlite", langs="fr")
+
+
+def test_bundled_curated_translation_replaces_a_stale_cache_entry(tmp_path, cache_path):
+    from xbench.translation import TranslationCache
+
+    with TranslationCache(cache_path) as cache:
+        cache.store("curated", "en", "fr", [("Gryffindor", "Griffondor (old)")])
+    out = tmp_path / "hp"
+    xbench.build("hp_quiz", out=out, cache=cache_path, langs="fr")
+    rows = pq.read_table(out / "fr" / "test-00000-of-00001.parquet").to_pylist()
+    house = next(r for r in rows if r["id"] == "character/harry_potter/hogwarts_house")
+    assert "Gryffondor" in house["choices"] and "Griffondor (old)" not in house["choices"]
+
+
+def test_published_translations_win_when_building_from_the_published_quiz(tmp_path, cache_path):
+    folder = tmp_path / "published"
+    write_jsonl(folder / "English.jsonl", [{"question": "Which house was Harry Potter sorted into?", "A": "Ravenclaw", "B": "Gryffindor", "C": "Hufflepuff", "D": "Slytherin", "GT": "B"}])
+    write_jsonl(folder / "French.jsonl", [{"question": "Dans quelle maison ?", "A": "Serdaigle", "B": "Gryffondor (publié)", "C": "Poufsouffle", "D": "Serpentard", "GT": "B"}])
+    xbench.build("hp_quiz", out=tmp_path / "default", cache=cache_path, langs="fr")  # puts curated entries in the cache
+    out = tmp_path / "from_published"
+    xbench.build("hp_quiz", out=out, source=str(folder), cache=cache_path, langs="fr")
+    row = pq.read_table(out / "fr" / "test-00000-of-00001.parquet").to_pylist()[0]
+    assert row["choices"][1] == "Gryffondor (publié)" and row["translation"] == "original"

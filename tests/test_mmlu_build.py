@@ -186,3 +186,13 @@ def test_custom_engine_object_through_the_python_entry_point(tmp_path, mmlu_sour
     xbench.build("mmlu_mixup", out=out, source=str(mmlu_source), translator=[Shouting()], cache=cache_path, langs="de", formats="question")
     row = pq.read_table(out / "de_question" / "test-00000-of-00001.parquet").to_pylist()[0]
     assert row["question"] == "WHAT IS 2 + 2?" and row["translation"] == "shout"
+
+
+def test_cais_snapshot_root_reads_all_once(tmp_path, cache_path):
+    root = tmp_path / "snapshot"
+    write_jsonl(root / "all" / "test-00000-of-00001.jsonl", MMLU_TEST)
+    write_jsonl(root / "all" / "dev-00000-of-00001.jsonl", MMLU_DEV)
+    write_jsonl(root / "elementary_mathematics" / "test-00000-of-00001.jsonl", [r for r in MMLU_TEST if r["subject"] == "elementary_mathematics"])
+    write_jsonl(root / "elementary_mathematics" / "dev-00000-of-00001.jsonl", MMLU_DEV[:1])
+    report = run_build(tmp_path / "o", root, cache_path, langs="fr", formats="full")
+    assert report.configs["en"] == {"test": len(MMLU_TEST), "dev": len(MMLU_DEV)}

@@ -160,3 +160,23 @@ def test_empty_source_exits_2(tmp_path, cache_path):
     result = CliRunner().invoke(app, ["build", "wikitext_mixed", "--source", str(empty), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path)])
     assert result.exit_code == 2 and "no documents in the train split" in result.output
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.xbench-*"))
+
+
+def test_folder_splits_follow_wikitext_file_names(tmp_path, cache_path):
+    folder = tmp_path / "wikitext-2-raw"
+    folder.mkdir()
+    for split, name in (("train", "wiki.train.raw"), ("validation", "wiki.valid.raw"), ("test", "wiki.test.raw")):
+        (folder / name).write_text(f" {split} document one . \n {split} document two . \n", encoding="utf-8")
+    out = tmp_path / "o"
+    xbench.build("wikitext_mixed", out=out, source=str(folder), translator="pseudo", cache=cache_path, splits="train,validation,test", options={"pool": "en"})
+    for split in ("train", "validation", "test"):
+        texts = [r["text"] for r in pq.read_table(out / "sentence" / f"{split}-00000-of-00001.parquet").to_pylist()]
+        assert texts == [f" {split} document one . ", f" {split} document two . "]
+
+
+def test_sample_draws_from_the_subset(tmp_path, wiki_dir, cache_path):
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps([0, 2, 4, 6]))
+    build(tmp_path / "s", wiki_dir, cache_path, units="sentence", subset=str(index), sample=3, sample_seed=0)
+    chosen = [r["source_index"] for r in rows(tmp_path / "s", "sentence")]
+    assert len(chosen) == 3 and set(chosen) <= {0, 2, 4, 6}

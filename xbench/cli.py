@@ -327,6 +327,8 @@ def retrieve_hp(
     from xbench.errors import InputError
     from xbench.retrieval import hp_query_and_keywords, select, write_index
 
+    if not out.parent.is_dir():
+        raise InputError(f"--out: folder {out.parent} does not exist")
     query_text, keywords = hp_query_and_keywords()
     if query is not None:
         try:

@@ -24,15 +24,21 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
     token = token or os.environ.get("HF_TOKEN") or None
     try:
         api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True, token=token)
+        if revision and revision in {tag.name for tag in api.list_repo_refs(repo, repo_type="dataset", token=token).tags}:
+            raise InputError(f"--revision: tag {revision!r} already exists in {repo}; choose a new one")
         commit = api.upload_folder(
             repo_id=repo,
             folder_path=str(folder),
             repo_type="dataset",
             commit_message=f"xbench build{f' {revision}' if revision else ''}",
+            # shards of an earlier build that this one no longer has must not be loaded with it
+            delete_patterns=["*.parquet"],
             token=token,
         )
         if revision:
-            api.create_tag(repo, tag=revision, repo_type="dataset", token=token, exist_ok=True)
+            api.create_tag(repo, tag=revision, repo_type="dataset", token=token)
+    except InputError:
+        raise
     except Exception as err:
         message = _scrub(f"{type(err).__name__}: {err}", token).splitlines()[0][:300]
         raise XbenchError(f"push to {repo} failed ({message}); check the network and your token (HF_TOKEN or `hf auth login`)") from None

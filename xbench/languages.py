@@ -30,22 +30,25 @@ ISO3_ENGINES = ("apertium", "freedict")
 
 
 _LANGUAGES = [
-    Language("en", "English", "English", "Latn", iso3="eng"),
-    Language("fr", "French", "Français", "Latn", iso3="fra"),
-    Language("de", "German", "Deutsch", "Latn", iso3="deu"),
-    Language("es", "Spanish", "Español", "Latn", iso3="spa"),
-    Language("it", "Italian", "Italiano", "Latn", iso3="ita"),
-    Language("ms", "Malay", "Bahasa Melayu", "Latn", iso3="msa"),
-    Language("da", "Danish", "Dansk", "Latn", iso3="dan"),
-    Language("fi", "Finnish", "Suomi", "Latn", iso3="fin"),
-    Language("no", "Norwegian", "Norsk", "Latn", {"deepl": "nb", "microsoft": "nb", "apertium": "nob"}, iso3="nor"),
-    Language("bn", "Bengali", "বাংলা", "Beng", iso3="ben"),
-    Language("am", "Amharic", "አማርኛ", "Ethi", iso3="amh"),
-    Language("ru", "Russian", "Русский", "Cyrl", iso3="rus"),
-    Language("zh", "Chinese (Simplified)", "中文", "Hans", {"google": "zh-CN", "mymemory": "zh-CN", "microsoft": "zh-Hans"}, iso3="zho"),
-    Language("he", "Hebrew", "עברית", "Hebr", {"google": "iw", "mymemory": "he-IL"}, iso3="heb"),
-    Language("ar", "Arabic", "العربية", "Arab", iso3="ara"),
-    Language("hi", "Hindi", "हिन्दी", "Deva", iso3="hin"),
+    Language("en", "English", "English", "Latn", {"mymemory": "en-GB"}, iso3="eng"),
+    Language("fr", "French", "Français", "Latn", {"mymemory": "fr-FR", "baidu": "fra"}, iso3="fra"),
+    Language("de", "German", "Deutsch", "Latn", {"mymemory": "de-DE"}, iso3="deu"),
+    Language("es", "Spanish", "Español", "Latn", {"mymemory": "es-ES", "baidu": "spa"}, iso3="spa"),
+    Language("it", "Italian", "Italiano", "Latn", {"mymemory": "it-IT"}, iso3="ita"),
+    Language("ms", "Malay", "Bahasa Melayu", "Latn", {"mymemory": "ms-MY"}, iso3="msa"),
+    Language("da", "Danish", "Dansk", "Latn", {"mymemory": "da-DK", "baidu": "dan"}, iso3="dan"),
+    Language("fi", "Finnish", "Suomi", "Latn", {"mymemory": "fi-FI", "baidu": "fin"}, iso3="fin"),
+    Language("no", "Norwegian", "Norsk", "Latn", {"deepl": "nb", "microsoft": "nb", "mymemory": "nb-NO", "apertium": "nob"}, iso3="nor"),
+    Language("bn", "Bengali", "বাংলা", "Beng", {"mymemory": "bn-IN"}, iso3="ben"),
+    Language("am", "Amharic", "አማርኛ", "Ethi", {"mymemory": "am-ET"}, iso3="amh"),
+    Language("ru", "Russian", "Русский", "Cyrl", {"mymemory": "ru-RU"}, iso3="rus"),
+    Language(
+        "zh", "Chinese (Simplified)", "中文", "Hans",
+        {"google": "zh-CN", "chatgpt": "zh-CN", "yandex": "zh-CN", "mymemory": "zh-CN", "microsoft": "zh-Hans"}, iso3="zho",
+    ),
+    Language("he", "Hebrew", "עברית", "Hebr", {"google": "iw", "chatgpt": "iw", "yandex": "iw", "mymemory": "he-IL"}, iso3="heb"),
+    Language("ar", "Arabic", "العربية", "Arab", {"mymemory": "ar-SA", "baidu": "ara"}, iso3="ara"),
+    Language("hi", "Hindi", "हिन्दी", "Deva", {"mymemory": "hi-IN"}, iso3="hin"),
 ]
 
 LANGUAGES: dict[str, Language] = {lang.code: lang for lang in _LANGUAGES}

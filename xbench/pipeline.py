@@ -25,7 +25,7 @@ from xbench.errors import InputError, XbenchError
 from xbench.formats import ConfigSpec, parse_formats, parse_pool, plan_configs
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
-from xbench.translation import Engine, LanguageStats, TranslationCache, Translator, resolve_engines
+from xbench.translation import Engine, LanguageStats, MemoryEngine, TranslationCache, Translator, resolve_engines
 from xbench.translation.translator import Outcome
 
 REPORT_FILE = "build_report.json"
@@ -96,6 +96,8 @@ def build(
     format_names = parse_formats(formats if formats is not None else list(family.default_formats))
     pool = parse_pool(mixup_pool)
     split_names = _parse_splits(splits, family)
+    if workers is not None and workers < 1:
+        raise InputError("--workers: must be at least 1")
     options = {**(options or {}), "source": source}
     if family.streaming_plan is not None:
         configs = family.streaming_plan(options)
@@ -103,6 +105,9 @@ def build(
         configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
     if family.config_name is not None:
         configs = [replace(spec, name=family.config_name(spec, options)) for spec in configs]
+    names = [spec.name for spec in configs]
+    if len(set(names)) != len(names):
+        raise InputError(f"--formats: {dataset} names configs by language only, so these formats collide ({', '.join(names)}); use --formats full")
     target = Path(out) if out is not None else None
     if target is None and not dry_run:
         raise InputError("--out: an output folder is required")
@@ -115,6 +120,10 @@ def build(
         if family.prepare_cache is not None:
             family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
+        if family.memory_prefer is not None:
+            for engine in engines:
+                if isinstance(engine, MemoryEngine):
+                    engine.prefer = family.memory_prefer(source)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
         report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
         if options.get("qa") and not dry_run:
@@ -169,6 +178,8 @@ def _parse_splits(splits: str | list[str] | None, family: Family) -> tuple[str, 
 
 
 def _check_target(target: Path) -> None:
+    if target.exists() and target.is_file():
+        raise InputError(f"--out: {target} is a file; choose a folder path")
     if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / REPORT_FILE).exists())):
         raise InputError(f"--out: {target} exists and is not an xbench build folder; choose another path")
     if not target.parent.exists():

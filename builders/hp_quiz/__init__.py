@@ -114,7 +114,7 @@ def prepare_cache(store: Any, source: str | None) -> None:
     """Load the human translations into the cache: curated ones, or the published quiz's own."""
     if source is None:
         for lang in CURATED_LANGUAGES:
-            store.import_jsonl(data_path("memory", f"{lang}.jsonl"), engine=CURATED_ENGINE)
+            store.import_jsonl(data_path("memory", f"{lang}.jsonl"), engine=CURATED_ENGINE, replace=True)
         return
     published = read_original(source)
     english = [_original_row(i, r) for i, r in enumerate(published["en"])]
@@ -130,7 +130,7 @@ def prepare_cache(store: Any, source: str | None) -> None:
                 raise InputError(f"--source {source}: {ORIGINAL_SPLITS[code]} row {index + 1}: answer differs from English")
             pairs.append((en_row["question"], translated["question"]))
             pairs.extend(zip(en_row["choices"], translated["choices"]))
-        store.store(ORIGINAL_ENGINE, SOURCE_LANGUAGE, code, pairs)
+        store.store(ORIGINAL_ENGINE, SOURCE_LANGUAGE, code, pairs, replace=True)
 
 
 FAMILY = Family(
@@ -149,4 +149,6 @@ FAMILY = Family(
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
     prepare_cache=prepare_cache,
+    # the published quiz's own translations win over ours when building from it
+    memory_prefer=lambda source: (CURATED_ENGINE, ORIGINAL_ENGINE) if source is None else (ORIGINAL_ENGINE, CURATED_ENGINE),
 )

@@ -69,7 +69,14 @@ def _load_local(path: Path, splits: tuple[str, ...]) -> dict[str, tuple[str, lis
     found = {}
     for split in splits:
         candidates = sorted(p for p in path.glob(f"{split}*") if p.suffix.lower() in TABLE_SUFFIXES)
-        candidates += sorted(p for p in path.glob(f"*/{split}-*") if p.suffix.lower() in TABLE_SUFFIXES)
+        if not candidates:  # a cais/mmlu snapshot: all/ holds every subject; per-subject folders repeat them
+            nested = sorted(p for p in path.glob(f"*/{split}-*") if p.suffix.lower() in TABLE_SUFFIXES)
+            folders = sorted({p.parent for p in nested})
+            if path / "all" in folders:
+                nested = [p for p in nested if p.parent == path / "all"]
+            elif len(folders) > 1:
+                raise InputError(f"--source {path}: {split} files in {len(folders)} folders; point --source at one of them (or at all/)")
+            candidates = nested
         if not candidates:
             raise InputError(f"--source {path}: no {split} file (expected {split}.parquet, {split}.jsonl or {split}-*.parquet)")
         found[split] = (str(candidates[0]) if len(candidates) == 1 else str(path), [r for c in candidates for r in read_table(c)])

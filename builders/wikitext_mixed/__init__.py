@@ -70,9 +70,9 @@ def source_lines(source: str | None, source_config: str, split: str) -> Callable
 
         return hub_lines
     path = Path(source).expanduser()
-    files = sorted(path.glob(f"*{split}*.txt")) or sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    files = _split_files(path, split) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
-        raise InputError(f"--source {path}: no text files (expected a .txt file or a folder of .txt files)")
+        raise InputError(f"--source {path}: no text files (expected a text file or a folder of wiki.train.raw / .tokens / .txt files)")
 
     def file_lines() -> Iterator[str]:
         for file in files:
@@ -84,6 +84,22 @@ def source_lines(source: str | None, source_config: str, split: str) -> Callable
                 raise InputError(f"{file}: cannot read ({type(err).__name__})") from None
 
     return file_lines
+
+
+TEXT_SUFFIXES = (".txt", ".raw", ".tokens")  # WikiText's own files: wiki.train.raw, wiki.valid.tokens
+_SPLIT_FILE_NAMES = {"train": ("train",), "validation": ("valid", "validation"), "test": ("test",)}
+
+
+def _split_files(folder: Path, split: str) -> list[Path]:
+    """``wiki.train.txt`` style names pick the split; a folder without split names is one split."""
+    texts = sorted(f for f in folder.iterdir() if f.suffix in TEXT_SUFFIXES)
+    named = {name: [f for f in texts if any(f".{key}." in f".{f.stem}." or f.stem.endswith(key) for key in keys)]
+             for name, keys in _SPLIT_FILE_NAMES.items()}
+    if not any(named.values()):
+        return texts
+    if not named.get(split):
+        raise InputError(f"--source {folder}: no {split} file (expected a name like wiki.{_SPLIT_FILE_NAMES.get(split, (split,))[0]}.txt)")
+    return named[split]
 
 
 def documents(lines: Iterable[str], doc_unit: str) -> Iterator[str]:
@@ -140,11 +156,19 @@ def selected_documents(options: Mapping[str, Any], split: str) -> Callable[[], I
     if doc_unit not in DOC_UNITS:
         raise InputError(f"--doc-unit: unknown document unit {doc_unit!r}; choose line or article")
     keep = read_index_file(options["subset"]) if options.get("subset") else None
-    if options.get("sample"):
-        total = sum(1 for _ in documents(lines(), doc_unit))
-        sampled = sample_indices(total, int(options["sample"]), int(options.get("sample_seed") or 0))
-        keep = sampled if keep is None else keep & sampled
+    if options.get("sample") is not None:
+        size = int(options["sample"])
+        if size < 1:
+            raise InputError("--sample: must be at least 1")
+        seed = int(options.get("sample_seed") or 0)
+        if keep is None:
+            keep = sample_indices(sum(1 for _ in documents(lines(), doc_unit)), size, seed)
+        else:  # draw from the subset, not from the whole corpus
+            members = sorted(keep)
+            keep = {members[i] for i in sample_indices(len(members), size, seed)}
     limit = options.get("max_docs")
+    if limit is not None and limit < 1:
+        raise InputError("--max-docs: must be at least 1")
 
     def stream() -> Iterator[tuple[int, str]]:
         taken = 0

@@ -18,6 +18,8 @@ def run_embed(model: str, source: str, out: str | Path, *, docs: int, p: float, 
 
     if not 0 < p <= 1:
         raise InputError("--p: must be in (0, 1]")
+    if docs < 2:
+        raise InputError("--docs: needs at least 2 documents for the statistics")
     languages = parse_languages(pool, option="--pool")
     if not [lang for lang in languages if lang != "en"]:
         raise InputError("--pool: needs a language other than en")

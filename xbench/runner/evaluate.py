@@ -13,7 +13,7 @@ from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
 from xbench.runner import prompts
 from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
-from xbench.runner.model import LoadedModel, load_model
+from xbench.runner.model import LoadedModel, load_model, require_torch
 from xbench.runner.results import (
     SAMPLES_FILE,
     PromptSettings,
@@ -104,6 +104,7 @@ def evaluate(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
+    require_torch()
     silence_libraries()
     labels = prompts.option_ids(ids)
     prompts.check_instruction(instruction)

@@ -77,6 +77,8 @@ def load_model(model: str, *, dtype: str = "auto", device: str = "auto", device_
         loaded = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, device_map=device_map, **kwargs)
     except OSError as err:
         raise XbenchError(f"could not load model {model!r} ({str(err).splitlines()[0][:200]}); check the id, the network or HF_TOKEN") from None
+    except (ValueError, ImportError, KeyError) as err:  # unknown architecture, gguf without the gguf package, ...
+        raise InputError(f"--model {model}: cannot load ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
     if device_map is None:
         loaded.to(device)
     else:  # inputs go where the embeddings are

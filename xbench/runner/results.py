@@ -152,4 +152,9 @@ def write_results(folder: Path, result: RunResult) -> Path:
 
 
 def load_results(path: Path) -> RunResult:
-    return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    from xbench.errors import InputError
+
+    try:
+        return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise InputError(f"{path}: not an xbench results.json ({type(err).__name__}: {err})") from None

@@ -114,13 +114,18 @@ class TranslationCache:
                     found[text] = (target, made_by)
         return found
 
-    def store(self, engine: str, source_lang: str, target_lang: str, pairs: Iterable[tuple[str, str]]) -> int:
-        """Store (source, target) pairs made by ``engine``; an existing entry is kept."""
+    def store(self, engine: str, source_lang: str, target_lang: str, pairs: Iterable[tuple[str, str]], *, replace: bool = False) -> int:
+        """Store (source, target) pairs made by ``engine``; an existing entry is kept unless ``replace``.
+
+        Engine output is never replaced (a cache must not change under a build); shipped
+        memories are, so that a corrected curated translation reaches existing caches.
+        """
         rows = [(engine, source_lang, target_lang, _key(s), s, t) for s, t in pairs]
+        conflict = "ON CONFLICT (source_lang, target_lang, key, engine) DO UPDATE SET target = excluded.target" if replace else "ON CONFLICT DO NOTHING"
         with self._db:
             cursor = self._db.executemany(
-                "INSERT OR IGNORE INTO translations (engine, source_lang, target_lang, key, source, target) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO translations (engine, source_lang, target_lang, key, source, target) "
+                f"VALUES (?, ?, ?, ?, ?, ?) {conflict}",
                 rows,
             )
         return cursor.rowcount
@@ -139,7 +144,7 @@ class TranslationCache:
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
 
-    def import_jsonl(self, path: str | Path, engine: str | None = None) -> int:
+    def import_jsonl(self, path: str | Path, engine: str | None = None, *, replace: bool = False) -> int:
         """Import a translation memory (JSONL with MEMORY_FIELDS); returns entries added.
 
         ``engine`` overrides the file's engine field (for curated memories).
@@ -155,10 +160,12 @@ class TranslationCache:
                 raise InputError(f"{path}: line {number}: field(s) {', '.join(bad)} must be strings")
             group = (engine or record["engine"], record["source_lang"], record["target_lang"])
             grouped.setdefault(group, []).append((record["source"], record["target"]))
-        return sum(self.store(*group, pairs) for group, pairs in grouped.items())
+        return sum(self.store(*group, pairs, replace=replace) for group, pairs in grouped.items())
 
     def export_jsonl(self, path: str | Path, **filters: str | None) -> int:
         count = 0
+        if not Path(path).parent.is_dir():
+            raise InputError(f"{path}: folder {Path(path).parent} does not exist")
         with open(path, "w", encoding="utf-8") as out:
             for entry in self.entries(**filters):
                 out.write(json.dumps(entry.__dict__, ensure_ascii=False) + "\n")

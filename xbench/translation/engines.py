@@ -163,7 +163,7 @@ class DeepTranslatorEngine:
     def __init__(self, name: str, environ: dict[str, str] | None = None):
         self.name = name
         self.spec = DEEP_TRANSLATOR_ENGINES[name]
-        self.max_chars = self.spec.max_chars
+        self.max_chars = self.spec.max_chars - 1  # deep-translator wants len(text) < its limit
         environ = os.environ if environ is None else environ
         missing = [var for var in self.spec.env.values() if not environ.get(var)]
         if missing:
@@ -182,10 +182,12 @@ class DeepTranslatorEngine:
             packed = client.translate(PACK_SEPARATOR.join(texts))
         except (dt_errors.TooManyRequests, dt_errors.RequestError, dt_errors.ServerException) as err:
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
+        except (dt_errors.LanguageNotSupportedException, dt_errors.InvalidSourceOrTargetLanguage):
+            raise EngineError(f"{self.name} does not support {source}->{target}; use another engine for that language") from None
         except (dt_errors.TranslationNotFound, dt_errors.NotValidPayload, dt_errors.NotValidLength) as err:
             raise SegmentError(f"{self.name}: {type(err).__name__}") from None
         except dt_errors.BaseError as err:
-            raise EngineError(f"{self.name}: {type(err).__name__}: {getattr(err, 'message', '')}".rstrip(": ")) from None
+            raise EngineError(f"{self.name}: {type(err).__name__}: {str(getattr(err, 'message', ''))[:200]}".rstrip(": ")) from None
         except OSError as err:  # requests' ConnectionError and Timeout derive from OSError
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
         if not isinstance(packed, str):
