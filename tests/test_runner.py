@@ -211,3 +211,11 @@ def test_dataset_without_the_needed_columns_exits_2(model_dir, tmp_path):
     result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.exit_code == 2
     assert "config 'default': missing column(s) answer" in " ".join(result.output.split())
+
+
+def test_resume_rescores_samples_made_with_other_prompt_settings(loaded, mmlu_dir, tmp_path):
+    evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="ABCD")
+    changed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="1234", resume=True)[0]
+    fresh = evaluate(loaded, str(mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=6, ids="1234")[0]
+    assert changed.metrics == fresh.metrics
+    assert (tmp_path / "run" / "en" / "samples.jsonl").read_text() == (tmp_path / "fresh" / "en" / "samples.jsonl").read_text()

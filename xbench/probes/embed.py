@@ -111,6 +111,13 @@ def tsne_plot(differences: dict[str, list[list[float]]], path, seed: int = 0) ->
     plt.close(fig)
 
 
+def _first_tokens_text(tokenizer, text: str, max_tokens: int) -> str:
+    """The prefix of ``text`` covered by its first ``max_tokens`` tokens."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = encoded["offset_mapping"]
+    return text if len(offsets) <= max_tokens else text[: offsets[max_tokens - 1][1]]
+
+
 def run_embedding_probe(
     model, tokenizer, documents: Sequence[str], *, p: float, pool: Sequence[str], translate: Callable[[str, str], str | None],
     seed: int = 0, device: str = "cpu", max_tokens: int = 256,
@@ -121,9 +128,10 @@ def run_embedding_probe(
     similarities: dict[str, list[float]] = {c: [] for c in CONDITIONS}
     differences: dict[str, list[list[float]]] = {c: [] for c in CONDITIONS}
     for doc in documents:
-        ids = tokenizer(doc)["input_ids"][:max_tokens]
+        doc = _first_tokens_text(tokenizer, doc, max_tokens)  # cut the text, not the ids: switched words
+        ids = tokenizer(doc)["input_ids"]  # tokenize longer, and must cover the same words
         original = mean_embedding(model, ids, device=device)
-        mixed_ids = tokenizer(mix_words(doc, p, pool, rng, translate))["input_ids"][:max_tokens]
+        mixed_ids = tokenizer(mix_words(doc, p, pool, rng, translate))["input_ids"]
         variants = {
             "mixed": mean_embedding(model, mixed_ids, device=device),
             "replace": mean_embedding(model, replace_tokens(ids, p, len(tokenizer), rng, specials), device=device),

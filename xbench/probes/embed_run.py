@@ -13,8 +13,7 @@ from xbench.runner.results import SAMPLES_FILE, Metric, PromptSettings, RunResul
 
 def run_embed(model: str, source: str, out: str | Path, *, docs: int, p: float, pool: str, translator: str, cache=None, seed: int = 0, device: str = "auto") -> RunResult:
     from xbench.builders.wikitext_mixed import sample_indices, selected_documents
-    from xbench.runner.model import load_model
-    from xbench.translation import TranslationCache, Translator, resolve_engines
+    from xbench.translation import TranslationCache
 
     if not 0 < p <= 1:
         raise InputError("--p: must be in (0, 1]")
@@ -29,6 +28,16 @@ def run_embed(model: str, source: str, out: str | Path, *, docs: int, p: float, 
     chosen = sorted(sample_indices(len(documents), docs, seed))
     texts = [documents[i] for i in chosen]
     store = TranslationCache(cache)
+    try:
+        return _probe(model, source, out, chosen, texts, p=p, languages=languages, translator=translator, store=store, seed=seed, device=device)
+    finally:
+        store.close()
+
+
+def _probe(model, source, out, chosen, texts, *, p, languages, translator, store, seed, device) -> RunResult:
+    from xbench.runner.model import load_model
+    from xbench.translation import Translator, resolve_engines
+
     words = Translator(resolve_engines(translator, store), store)
 
     def translate(word: str, lang: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from xbench.errors import InputError
@@ -107,12 +108,19 @@ def comet_scores(sources, hypotheses, references, model_path: str | None) -> tup
     if model_path is None:
         return None, "COMET skipped: pass --comet-model PATH (a downloaded Unbabel COMET checkpoint)"
     try:
-        from comet import load_from_checkpoint
+        import comet  # noqa: F401
     except ImportError:
         return None, "COMET skipped: pip install unbabel-comet"
-    model = load_from_checkpoint(model_path)
+    model = _comet_model(model_path)
     data = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references)]
     return float(model.predict(data, batch_size=16, gpus=0).system_score), "comet"
+
+
+@lru_cache(maxsize=2)
+def _comet_model(path: str):
+    from comet import load_from_checkpoint
+
+    return load_from_checkpoint(path)
 
 
 def engine_system(spec: str, cache_path: str | Path | None) -> Callable[[list[str], str, str], list[str]]:

@@ -148,23 +148,29 @@ def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, r
     """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU)."""
     from xbench.runner.generation import DEFAULT_TEMPLATE, generate_greedy, rouge_metrics, score_pairs, write_samples
 
-    texts = [DEFAULT_TEMPLATE.format(question=r["question"]) for r in rows]
+    shard = current_shard()
+    mine = shard.take(rows)
+    texts = [DEFAULT_TEMPLATE.format(question=r["question"]) for r in mine]
     generations = generate_greedy(loaded.model, loaded.tokenizer, texts, max_new_tokens, loaded.device)
     records = [
         {"id": r["id"], "generation": g, "reference": r["answer"], "prompt_hash": prompt_hash(t)}
-        for r, g, t in zip(rows, generations, texts)
+        for r, g, t in zip(mine, generations, texts)
     ]
-    samples = score_pairs(records, rouge_tokenizer)
+    merged = {s.id: s for s in all_gather(score_pairs(records, rouge_tokenizer), shard)}
+    samples = [merged[r["id"]] for r in rows]
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    write_samples(folder / SAMPLES_FILE, samples)
+    if shard.is_main:
+        write_samples(folder / SAMPLES_FILE, samples)
     settings = PromptSettings(0, "none", "-", "none", f"greedy:{max_new_tokens}|rouge:{rouge_tokenizer}")
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
         signature=signature(dataset, config, settings), dtype=loaded.dtype, device=loaded.device,
     )
-    write_results(folder, result)
+    if shard.is_main:
+        write_results(folder, result)
+    barrier(shard)
     return result
 
 
@@ -187,22 +193,29 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     barrier(shard)
-    done = {s.id: s for path in _sample_files(folder) for s in read_samples(path)} if resume else {}
     mine = shard.take(rows)
+    groups = _group_by_subject(mine)
+    texts: dict[str, str] = {}
+    for subject, group in groups.items():
+        demos = demo_rows.get(subject, [])[: settings.shots]
+        if settings.shots and len(demos) < settings.shots:
+            raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
+        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels)))
+    done: dict[str, Sample] = {}
+    if resume:  # keep only samples scored with the same prompt; a changed setting rescores
+        kept = {s.id: s for path in _sample_files(folder) for s in read_samples(path)}
+        done = {i: s for i, s in kept.items() if i in texts and s.prompt_hash == prompt_hash(texts[i])}
     partial = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
     with open(partial, "w", encoding="utf-8") as sink:
-        # a resumed run rewrites the complete lines it keeps, dropping one a crash may have cut
+        # complete lines are rewritten, a line a crash may have cut is dropped
         sink.writelines(json.dumps(asdict(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
-        finished = sum(r["id"] in done for r in mine)
-        for subject, group in _group_by_subject(mine).items():
+        finished = len(done)
+        for subject, group in groups.items():
             todo = [r for r in group if r["id"] not in done]
             if not todo:
                 continue
-            demos = demo_rows.get(subject, [])[: settings.shots]
-            if settings.shots and len(demos) < settings.shots:
-                raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
-            texts, scores = _prompts_and_scores(scorer, todo, demos, config, settings, labels, batch)
-            for row, text, scored in zip(todo, texts, scores):
+            todo_texts = [texts[r["id"]] for r in todo]
+            for row, text, scored in zip(todo, todo_texts, _score_texts(scorer, todo, todo_texts, settings, labels, batch)):
                 sample = _sample(row, subject, text, scored)
                 done[sample.id] = sample
                 sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
@@ -234,15 +247,20 @@ def _sample_files(folder: Path) -> list[Path]:
     return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
 
 
-def _prompts_and_scores(scorer, rows, demos, config, settings, labels, batch) -> tuple[list[str], list[Scored]]:
+def _prompt_texts(rows, demos, config, settings, labels) -> list[str]:
     header = prompts.header(_header_sentence(rows[0], config), settings.instruction)
     if settings.demos == "translate":
         prefix = header + "".join(prompts.translate_demo(mixed, english, labels) for mixed, english in demos)
-        texts = [prefix + prompts.translate_query(r["question"], r["choices"], labels) for r in rows]
+        return [prefix + prompts.translate_query(r["question"], r["choices"], labels) for r in rows]
+    prefix = header + prompts.demo_block(demos, labels)
+    return [prefix + prompts.format_example(r["question"], r["choices"], labels) for r in rows]
+
+
+def _score_texts(scorer, rows, texts, settings, labels, batch) -> list[Scored]:
+    if settings.demos == "translate":
         budget = max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in rows)
-        return texts, scorer.score_after_translation(texts, max_new_tokens=2 * budget + 16)
-    texts = [header + prompts.demo_block(demos, labels) + prompts.format_example(r["question"], r["choices"], labels) for r in rows]
-    return texts, _score(scorer, texts, batch)
+        return scorer.score_after_translation(texts, max_new_tokens=2 * budget + 16)
+    return _score(scorer, texts, batch)
 
 
 def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:

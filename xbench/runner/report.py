@@ -29,12 +29,22 @@ def headline(result: RunResult) -> float:
     return metric.value
 
 
+def row_label(result: RunResult) -> str:
+    """A row per model, dataset and prompt setting: runs that differ in any of them never merge."""
+    prompt = result.prompt
+    dataset = Path(result.dataset).name if Path(result.dataset).exists() else result.dataset
+    return f"{result.model} | {dataset} | shots:{prompt.shots} demos:{prompt.demos} ids:{prompt.ids} instr:{prompt.instruction} {prompt.strategy}"
+
+
 def accuracy_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, float]]]:
-    """(config columns in first-seen order, {model: {config: accuracy}})."""
+    """(config columns in the study's order, {row label: {config: accuracy}})."""
     configs = sorted(dict.fromkeys(r.config for r in results), key=_config_order)
     table: dict[str, dict[str, float]] = defaultdict(dict)
     for r in results:
-        table[r.model][r.config] = headline(r)
+        label = row_label(r)
+        if r.config in table[label]:
+            raise InputError(f"two results for {r.config} in the same row ({label}); report one run folder per setting")
+        table[label][r.config] = headline(r)
     return configs, dict(table)
 
 
@@ -53,6 +63,8 @@ def split_config(config: str) -> tuple[str, str]:
     lang, _, fmt = config.partition("_")
     if config == SOURCE_LANGUAGE:
         return SOURCE_LANGUAGE, SOURCE_LANGUAGE
+    if lang == "mixup":
+        return config, config
     if not fmt:
         return lang, "full"
     return (lang, fmt) if fmt in FORMATS else (config, config)
@@ -77,7 +89,7 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
                 by_lang[lang][fmt] = acc
         formats = [f for f in FORMATS if any(f in v for v in by_lang.values())]
         langs = list(by_lang)
-        slug = model.replace("/", "__").strip(".") or "model"
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in model).strip("._") or "model"
         for kind in ("accuracy", "gap"):
             if kind == "gap" and english is None:
                 continue
