@@ -177,3 +177,23 @@ def test_published_translations_win_when_building_from_the_published_quiz(tmp_pa
     xbench.build("hp_quiz", out=out, source=str(folder), cache=cache_path, langs="fr")
     row = pq.read_table(out / "fr" / "test-00000-of-00001.parquet").to_pylist()[0]
     assert row["choices"][1] == "Gryffondor (publié)" and row["translation"] == "original"
+
+
+def test_published_rows_keep_their_own_translation_of_a_shared_option(tmp_path, cache_path):
+    folder = tmp_path / "published"
+    english = [
+        {"question": "What type of spell is Accio?", "A": "Curse", "B": "Charm", "C": "Hex", "D": "Jinx", "GT": "B"},
+        {"question": "What type of spell is Lumos?", "A": "Charm", "B": "Curse", "C": "Hex", "D": "Jinx", "GT": "A"},
+    ]
+    german = [
+        {"question": "Welche Art Zauber ist Accio?", "A": "Fluch", "B": "Zauber", "C": "Verhexung", "D": "Verwünschung", "GT": "B"},
+        {"question": "Welche Art Zauber ist Lumos?", "A": "Zauberspruch", "B": "Fluch", "C": "Verhexung", "D": "Verwünschung", "GT": "A"},
+    ]
+    write_jsonl(folder / "English.jsonl", english)
+    write_jsonl(folder / "German.jsonl", german)
+    out = tmp_path / "out"
+    xbench.build("hp_quiz", out=out, source=str(folder), cache=cache_path, langs="de", formats="full,gt_option")
+    rows = pq.read_table(out / "de" / "test-00000-of-00001.parquet").to_pylist()
+    assert [r["choices"] for r in rows] == [[g[c] for c in "ABCD"] for g in german]
+    gt = pq.read_table(out / "de_gt_option" / "test-00000-of-00001.parquet").to_pylist()
+    assert gt[1]["choices"] == ["Zauberspruch", "Curse", "Hex", "Jinx"] and "_published" not in gt[1]

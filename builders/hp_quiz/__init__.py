@@ -9,17 +9,18 @@ question, A, B, C, D, GT) can be read instead with ``--source`` (Hub id or local
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import datasets
 
+from xbench.builder import Family, Lookup, MixedBuilder, Row, mix_row
 from xbench.card import STUDY_CITATION
-from xbench.builder import Family, MixedBuilder, Row
 from xbench.errors import InputError, XbenchError
+from xbench.formats import ConfigSpec
 from xbench.languages import SOURCE_LANGUAGE, get_language
 from xbench.sources import LETTERS, TABLE_SUFFIXES, read_table, validate_mc_row
 
@@ -34,7 +35,31 @@ ORIGINAL_ENGINE = "original"
 CITATION = STUDY_CITATION
 
 
+PUBLISHED = "_published"  # per-row translations of the published quiz; never written out
+
+
+def hp_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any]) -> Row:
+    """Like any MC row, but a published quiz row shows its own translation of each cell.
+
+    The same English option can be translated differently in two rows of the published quiz
+    (agreement, context); a per-text memory would keep only one of them.
+    """
+    published = row.get(PUBLISHED) or {}
+
+    def row_lookup(text: str, lang: str) -> tuple[str, str] | None:
+        cells = published.get(lang)
+        if cells is not None:
+            if text == row["question"]:
+                return cells["question"], ORIGINAL_ENGINE
+            if text in row["choices"]:
+                return cells["choices"][row["choices"].index(text)], ORIGINAL_ENGINE
+        return lookup(text, lang)
+
+    return mix_row({k: v for k, v in row.items() if k != PUBLISHED}, spec, seed, row_lookup, options)
+
+
 class HpQuiz(MixedBuilder):
+    render = staticmethod(hp_row)
     COLUMNS = {
         "id": datasets.Value("string"),
         "category": datasets.Value("string"),
@@ -73,7 +98,12 @@ def bundled_quiz() -> list[Row]:
 def load_source(source: str | None, splits: tuple[str, ...] = ("test",), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
     if source is None:
         return {"test": bundled_quiz()}
-    return {"test": [_original_row(i, r) for i, r in enumerate(read_original(source)["en"])]}
+    english, translated = _published(source)
+    rows = []
+    for index, row in enumerate(english):
+        cells = {code: {"question": t[index]["question"], "choices": t[index]["choices"]} for code, t in translated.items()}
+        rows.append({**row, PUBLISHED: cells})
+    return {"test": rows}
 
 
 def read_original(source: str) -> dict[str, list[dict[str, Any]]]:
@@ -116,21 +146,31 @@ def prepare_cache(store: Any, source: str | None) -> None:
         for lang in CURATED_LANGUAGES:
             store.import_jsonl(data_path("memory", f"{lang}.jsonl"), engine=CURATED_ENGINE, replace=True)
         return
+    english, translated = _published(source)
+    for code, rows in translated.items():
+        pairs = []
+        for en_row, row in zip(english, rows):
+            pairs.append((en_row["question"], row["question"]))
+            pairs.extend(zip(en_row["choices"], row["choices"]))
+        store.store(ORIGINAL_ENGINE, SOURCE_LANGUAGE, code, pairs, replace=True)
+
+
+def _published(source: str) -> tuple[list[Row], dict[str, list[Row]]]:
+    """The published quiz: English rows, and the rows of each other language, checked against them."""
     published = read_original(source)
     english = [_original_row(i, r) for i, r in enumerate(published["en"])]
+    translated = {}
     for code, records in published.items():
         if code == SOURCE_LANGUAGE:
             continue
         if len(records) != len(english):
             raise InputError(f"--source {source}: {ORIGINAL_SPLITS[code]} has {len(records)} rows, English has {len(english)}")
-        pairs = []
-        for index, (en_row, record) in enumerate(zip(english, records)):
-            translated = _original_row(index, record, ORIGINAL_SPLITS[code])
-            if translated["answer"] != en_row["answer"]:
+        rows = [_original_row(index, record, ORIGINAL_SPLITS[code]) for index, record in enumerate(records)]
+        for index, (en_row, row) in enumerate(zip(english, rows)):
+            if row["answer"] != en_row["answer"]:
                 raise InputError(f"--source {source}: {ORIGINAL_SPLITS[code]} row {index + 1}: answer differs from English")
-            pairs.append((en_row["question"], translated["question"]))
-            pairs.extend(zip(en_row["choices"], translated["choices"]))
-        store.store(ORIGINAL_ENGINE, SOURCE_LANGUAGE, code, pairs, replace=True)
+        translated[code] = rows
+    return english, translated
 
 
 FAMILY = Family(
