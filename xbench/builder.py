@@ -127,8 +127,6 @@ class Family:
     default_config: str = "mixup"  # falls back to "en" when not built
     # Names the configs: (spec planned by formats.plan_configs, options) -> config name.
     config_name: Callable[[ConfigSpec, Mapping[str, Any]], str] | None = None
-    # Which engines' entries the memory engine prefers, given the source (default: curated first).
-    memory_prefer: Callable[[str | None], tuple[str, ...]] | None = None
     # Splits built when --splits is not given (default: all of ``splits``).
     default_splits: tuple[str, ...] | None = None
     # Streaming families (wikitext_mixed) plan their own configs and translate while writing.

@@ -25,7 +25,7 @@ from xbench.errors import InputError, XbenchError
 from xbench.formats import ConfigSpec, parse_formats, parse_pool, plan_configs
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
-from xbench.translation import Engine, LanguageStats, MemoryEngine, TranslationCache, Translator, resolve_engines
+from xbench.translation import Engine, LanguageStats, TranslationCache, Translator, resolve_engines
 from xbench.translation.translator import Outcome
 
 REPORT_FILE = "build_report.json"
@@ -120,24 +120,19 @@ def build(
         if family.prepare_cache is not None:
             family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
-        if family.memory_prefer is not None:
-            for engine in engines:
-                if isinstance(engine, MemoryEngine):
-                    engine.prefer = family.memory_prefer(source)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
         report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
         if options.get("qa") and not dry_run:
             report.quality = estimate_quality(runner, options["qa"], _languages_in_order(configs))
+        rows = family.load_source(source, split_names, options)  # streaming families read while writing
         if family.streaming_plan is not None:
             _build_streaming(family, configs, split_names, seed, runner, report, target, allow_untranslated, on_config, options, dry_run)
         elif dry_run:
-            rows = family.load_source(source, split_names, options)
             for lang in _languages_in_order(configs):
                 report.languages[lang] = LanguageStats(lang)
                 runner.translate(_segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang, stats=report.languages[lang], dry_run=True)
             report.configs = {spec.name: {split: len(split_rows) for split, split_rows in rows.items()} for spec in configs}
         else:
-            rows = family.load_source(source, split_names, options)
             _write(family, configs, rows, seed, runner, report, target, allow_untranslated, on_config, options)
     finally:
         if own_cache:

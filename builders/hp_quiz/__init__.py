@@ -9,7 +9,7 @@ question, A, B, C, D, GT) can be read instead with ``--source`` (Hub id or local
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 
 import datasets
 
-from xbench.builder import Family, Lookup, MixedBuilder, Row, mix_row
+from xbench.builder import Family, Lookup, MixedBuilder, Row, mc_segments, mix_row
 from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
 from xbench.formats import ConfigSpec
@@ -58,7 +58,14 @@ def hp_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mappi
     return mix_row({k: v for k, v in row.items() if k != PUBLISHED}, spec, seed, row_lookup, options)
 
 
+def hp_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Cells to translate: those in a language the published row does not already have."""
+    published = row.get(PUBLISHED) or {}
+    return ((text, lang) for text, lang in mc_segments(row, spec, seed, options) if lang not in published)
+
+
 class HpQuiz(MixedBuilder):
+    segments = staticmethod(hp_segments)
     render = staticmethod(hp_row)
     COLUMNS = {
         "id": datasets.Value("string"),
@@ -141,18 +148,10 @@ def _original_row(index: int, record: dict[str, Any], where: str = "English") ->
 
 
 def prepare_cache(store: Any, source: str | None) -> None:
-    """Load the human translations into the cache: curated ones, or the published quiz's own."""
+    """Load the curated translations into the cache (a published quiz brings its own, per row)."""
     if source is None:
         for lang in CURATED_LANGUAGES:
             store.import_jsonl(data_path("memory", f"{lang}.jsonl"), engine=CURATED_ENGINE, replace=True)
-        return
-    english, translated = _published(source)
-    for code, rows in translated.items():
-        pairs = []
-        for en_row, row in zip(english, rows):
-            pairs.append((en_row["question"], row["question"]))
-            pairs.extend(zip(en_row["choices"], row["choices"]))
-        store.store(ORIGINAL_ENGINE, SOURCE_LANGUAGE, code, pairs, replace=True)
 
 
 def _published(source: str) -> tuple[list[Row], dict[str, list[Row]]]:
@@ -189,6 +188,4 @@ FAMILY = Family(
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
     prepare_cache=prepare_cache,
-    # the published quiz's own translations win over ours when building from it
-    memory_prefer=lambda source: (CURATED_ENGINE, ORIGINAL_ENGINE) if source is None else (ORIGINAL_ENGINE, CURATED_ENGINE),
 )
