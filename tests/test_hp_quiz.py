@@ -133,6 +133,13 @@ def test_other_languages_and_mixed_formats_use_the_engine_chain(tmp_path, cache_
     assert all(r["translation"] in {"curated", "original"} for r in mixup)  # the pool's four languages are curated
 
 
+def published_quiz(folder, **splits):
+    """A folder in the published quiz's layout: one JSONL per language split (English, French, ...)."""
+    for split, rows in splits.items():
+        write_jsonl(folder / f"{split}.jsonl", rows)
+    return str(folder)
+
+
 def test_reads_the_published_quiz_layout(tmp_path, cache_path):
     folder = tmp_path / "published"
     english = [
@@ -143,10 +150,8 @@ def test_reads_the_published_quiz_layout(tmp_path, cache_path):
         {"question": "Dans quelle maison était Harry Potter ?", "A": "Gryffondor", "B": "Serpentard", "C": "Poufsouffle", "D": "Serdaigle", "GT": "A"},
         {"question": "Quel type de sort est Accio ?", "A": "Maléfice", "B": "Sortilège", "C": "Sort", "D": "Mauvais sort", "GT": "B"},
     ]
-    write_jsonl(folder / "English.jsonl", english)
-    write_jsonl(folder / "French.jsonl", french)
     out = tmp_path / "out"
-    report = xbench.build("hp_quiz", out=out, source=str(folder), cache=cache_path, langs="fr")
+    report = xbench.build("hp_quiz", out=out, source=published_quiz(folder, English=english, French=french), cache=cache_path, langs="fr")
     assert report.configs == {"en": {"test": 2}, "fr": {"test": 2}}
     rows = pq.read_table(out / "fr" / "test-00000-of-00001.parquet").to_pylist()
     assert rows[1]["question"] == "Quel type de sort est Accio ?" and rows[1]["answer"] == 1
@@ -169,18 +174,19 @@ def test_bundled_curated_translation_replaces_a_stale_cache_entry(tmp_path, cach
 
 
 def test_published_translations_win_when_building_from_the_published_quiz(tmp_path, cache_path):
-    folder = tmp_path / "published"
-    write_jsonl(folder / "English.jsonl", [{"question": "Which house was Harry Potter sorted into?", "A": "Ravenclaw", "B": "Gryffindor", "C": "Hufflepuff", "D": "Slytherin", "GT": "B"}])
-    write_jsonl(folder / "French.jsonl", [{"question": "Dans quelle maison ?", "A": "Serdaigle", "B": "Gryffondor (publié)", "C": "Poufsouffle", "D": "Serpentard", "GT": "B"}])
+    folder = published_quiz(
+        tmp_path / "published",
+        English=[{"question": "Which house was Harry Potter sorted into?", "A": "Ravenclaw", "B": "Gryffindor", "C": "Hufflepuff", "D": "Slytherin", "GT": "B"}],
+        French=[{"question": "Dans quelle maison ?", "A": "Serdaigle", "B": "Gryffondor (publié)", "C": "Poufsouffle", "D": "Serpentard", "GT": "B"}],
+    )
     xbench.build("hp_quiz", out=tmp_path / "default", cache=cache_path, langs="fr")  # puts curated entries in the cache
     out = tmp_path / "from_published"
-    xbench.build("hp_quiz", out=out, source=str(folder), cache=cache_path, langs="fr")
+    xbench.build("hp_quiz", out=out, source=folder, cache=cache_path, langs="fr")
     row = pq.read_table(out / "fr" / "test-00000-of-00001.parquet").to_pylist()[0]
     assert row["choices"][1] == "Gryffondor (publié)" and row["translation"] == "original"
 
 
 def test_published_rows_keep_their_own_translation_of_a_shared_option(tmp_path, cache_path):
-    folder = tmp_path / "published"
     english = [
         {"question": "What type of spell is Accio?", "A": "Curse", "B": "Charm", "C": "Hex", "D": "Jinx", "GT": "B"},
         {"question": "What type of spell is Lumos?", "A": "Charm", "B": "Curse", "C": "Hex", "D": "Jinx", "GT": "A"},
@@ -189,10 +195,9 @@ def test_published_rows_keep_their_own_translation_of_a_shared_option(tmp_path, 
         {"question": "Welche Art Zauber ist Accio?", "A": "Fluch", "B": "Zauber", "C": "Verhexung", "D": "Verwünschung", "GT": "B"},
         {"question": "Welche Art Zauber ist Lumos?", "A": "Zauberspruch", "B": "Fluch", "C": "Verhexung", "D": "Verwünschung", "GT": "A"},
     ]
-    write_jsonl(folder / "English.jsonl", english)
-    write_jsonl(folder / "German.jsonl", german)
     out = tmp_path / "out"
-    xbench.build("hp_quiz", out=out, source=str(folder), cache=cache_path, langs="de", formats="full,gt_option")
+    source = published_quiz(tmp_path / "published", English=english, German=german)
+    xbench.build("hp_quiz", out=out, source=source, cache=cache_path, langs="de", formats="full,gt_option")
     rows = pq.read_table(out / "de" / "test-00000-of-00001.parquet").to_pylist()
     assert [r["choices"] for r in rows] == [[g[c] for c in "ABCD"] for g in german]
     gt = pq.read_table(out / "de_gt_option" / "test-00000-of-00001.parquet").to_pylist()
