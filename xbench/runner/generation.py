@@ -99,20 +99,23 @@ def read_generations(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def generate_greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, device: str) -> list[str]:
-    """Greedy decoding, one prompt at a time (never sampled); returns the new text only."""
+def greedy_continuation(model, tokenizer, prompt: str, max_new_tokens: int, device: str, stop: str | None = None) -> str:
+    """The new text of a greedy decoding (never sampled), optionally stopping once ``stop`` appears."""
     import torch
 
-    outputs = []
+    ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stopping = {"stop_strings": [stop], "tokenizer": tokenizer} if stop else {}
     with torch.inference_mode():
-        for prompt in prompts:
-            ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
-            generated = model.generate(
-                ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
-                pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-            )
-            outputs.append(tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True).strip())
-    return outputs
+        generated = model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad, **stopping
+        )
+    return tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+def generate_greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, device: str) -> list[str]:
+    """Greedy answers, one prompt at a time, stripped."""
+    return [greedy_continuation(model, tokenizer, prompt, max_new_tokens, device).strip() for prompt in prompts]
 
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):

@@ -150,22 +150,16 @@ class McScorer:
 
         If the model never writes the cue within ``max_new_tokens``, the cue is appended.
         """
-        torch = self.torch
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        from xbench.runner.generation import greedy_continuation
+
         results = []
-        with torch.inference_mode():
-            for prompt in prompts:
-                ids = torch.tensor([self.tokenizer(prompt)["input_ids"]], device=self.device)
-                generated = self.model.generate(
-                    ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
-                    stop_strings=[cue], tokenizer=self.tokenizer, pad_token_id=pad,
-                )
-                text = self.tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
-                cut = text.find(cue)
-                written = text[: cut + len(cue)] if cut >= 0 else text.rstrip() + "\n" + cue
-                scored = self.score_plain(prompt + written)
-                scored.generation = written
-                results.append(scored)
+        for prompt in prompts:
+            text = greedy_continuation(self.model, self.tokenizer, prompt, max_new_tokens, self.device, stop=cue)
+            cut = text.find(cue)
+            written = text[: cut + len(cue)] if cut >= 0 else text.rstrip() + "\n" + cue
+            scored = self.score_plain(prompt + written)
+            scored.generation = written
+            results.append(scored)
         return results
 
     def score_plain(self, prompt: str) -> Scored:
