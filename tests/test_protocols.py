@@ -400,7 +400,7 @@ def test_study_tofu_prompts_the_paraphrased_question_in_the_family_template(tmp_
     from xbench.runner import generation
 
     seen = []  # (prompt, token budget); the answers themselves do not matter here
-    monkeypatch.setattr(generation, "greedy_continuation", lambda m, t, prompt, n, *a, **k: seen.append((prompt, n)) or " Hsiao Yun-Hwa. ")
+    monkeypatch.setattr(generation, "greedy_continuation", lambda m, t, prompt, n, *a, **k: seen.append((prompt, n)) or " Hsiao Yun-Hwa. Leadership books. ")
     tokenizer = byte_level_tokenizer()
     loaded = LoadedModel(tiny_llama(tokenizer), tokenizer, "tiny", None, "cpu", "float32")
     built = tofu_build(tmp_path, PERTURBED, "forget01_perturbed")
