@@ -13,19 +13,24 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import write_jsonl  # noqa: E402
-from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer, tiny_llama  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from conftest import write_jsonl
+from runner_fixtures import (
+    byte_level_tokenizer,
+    save_tiny_model,
+    sentencepiece_style_tokenizer,
+    tiny_llama,
+)
+from typer.testing import CliRunner
+from xbench.builders.mmlu_mixup import load_source
 
-import xbench  # noqa: E402
-from xbench.builders.mmlu_mixup import load_source  # noqa: E402
-from xbench.cli import app  # noqa: E402
-from xbench.errors import InputError  # noqa: E402
-from xbench.runner import prompts, protocols  # noqa: E402
-from xbench.runner.evaluate import _prompt_texts, evaluate  # noqa: E402
-from xbench.runner.model import LoadedModel, load_model  # noqa: E402
-from xbench.runner.results import PromptSettings, load_results  # noqa: E402
-from xbench.runner.scoring import McScorer, option_tokens, resolve_option_tokens  # noqa: E402
+import xbench
+from xbench.cli import app
+from xbench.errors import InputError
+from xbench.runner import prompts, protocols
+from xbench.runner.evaluate import _prompt_texts, evaluate
+from xbench.runner.model import LoadedModel, load_model
+from xbench.runner.results import PromptSettings, load_results
+from xbench.runner.scoring import McScorer, option_tokens, resolve_option_tokens
 
 SAMPLE = load_source("sample", ("test", "dev"))
 byte_level_tokenizer = functools.cache(byte_level_tokenizer)  # trained once for this module; never mutated here
@@ -228,13 +233,13 @@ def official_mmlu_prompt(subject, demos, row, intervention=-1):
     words = ""
     for word in subject.split("_"):
         words += " " + word
-    text = "The following are multiple choice questions (with answers) about {}.".format(words)
+    text = f"The following are multiple choice questions (with answers) about {words}."
     text += (" " + INTERVENTIONS[intervention] + "\n\n") if intervention in INTERVENTIONS else "\n\n"
 
     def block(r, with_answer):
         out = r["question"]
         for letter, choice in zip("ABCD", r["choices"]):
-            out += "\n{}. {}".format(letter, choice)
+            out += f"\n{letter}. {choice}"
         out += "\nAnswer:"
         return out + " {}\n\n".format("ABCD"[r["answer"]]) if with_answer else out
 

@@ -48,12 +48,12 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     write_jsonl(source / "test.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[5:]])
     write_jsonl(source / "dev.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[:5]])
     xbench.build("mmlu_mixup", out=tmp_path / "data", source=str(source), translator="pseudo", langs="fr", formats="full", cache=tmp_path / "c.sqlite")
-    from_gguf = evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "a", configs=["en"], shots=5)[0]
-    from_folder = evaluate(str(tmp_path / "smollm2"), str(tmp_path / "data"), out=tmp_path / "b", configs=["en"], shots=5, device="cpu", dtype="float32")[0]
+    from_gguf = evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "a", configs=["en"], shots=5, protocol="harness")[0]
+    from_folder = evaluate(str(tmp_path / "smollm2"), str(tmp_path / "data"), out=tmp_path / "b", configs=["en"], shots=5, device="cpu", dtype="float32", protocol="harness")[0]
     a = [json.loads(line) for line in (tmp_path / "a" / "en" / "samples.jsonl").read_text().splitlines()]
     b = [json.loads(line) for line in (tmp_path / "b" / "en" / "samples.jsonl").read_text().splitlines()]
     assert [s["prediction"] for s in a] == [s["prediction"] for s in b] and from_gguf.metrics == from_folder.metrics
     assert max(abs(x - y) for sa, sb in zip(a, b) for x, y in zip(sa["probs"], sb["probs"])) < 1e-4
-    # the resolved option tokens are the ones a real model puts its mass on after "Answer:"
+    # the harness option tokens (" A") are the ones a real model puts its mass on after "Answer:"
     mass = [sum(math.exp(lp) for lp in sample["logprobs"]) for sample in a]
     assert min(mass) > 0.5, mass

@@ -251,6 +251,9 @@ def _evaluate_generation(loaded, dataset, config, split, rows, prompt, max_new_t
         budget_name = f"len{protocols.TOFU_MAX_LENGTH}"
     else:
         budget, budget_name = protocols.HARNESS_TOFU_TOKENS, str(protocols.HARNESS_TOFU_TOKENS)
+    missing = next((r["id"] for r in mine if not isinstance(r.get(column), str) or not r[column].strip()), None)
+    if missing is not None:
+        raise InputError(f"{config}: row {missing} has no {column}")
     texts = [render(r[column]) for r in mine]
     generations = generate_greedy(loaded.model, loaded.tokenizer, texts, budget, loaded.device, add_special_tokens=special)
     records = [

@@ -24,7 +24,12 @@ import yaml
 
 from xbench.errors import InputError
 from xbench.runner import prompts, protocols
-from xbench.runner.evaluate import _header_sentence, _load_split, available_configs, row_kind
+from xbench.runner.evaluate import (
+    _header_sentence,
+    _load_split,
+    available_configs,
+    row_kind,
+)
 
 
 def _slug(text: str) -> str:
