@@ -40,9 +40,12 @@ translate-then-answer  header with ``INTERV_PROMPTS[2]``;           xbench's ``E
                        tokens); the answer is read off as described
                        in :func:`read_written_answer`
 first token (Tb. 8)    the greedy token, decoded (special tokens    the greedy token counts if it is one of the
-                       skipped, as CKB hf.py ``query_generation``),  option tokens above (``" A"``), i.e. the
-                       must equal the option id exactly: ``" A"``   decoded text compared after stripping
-                       is wrong. CKB lib_mmlu ``pred == label``
+                       skipped, as CKB hf.py ``query_generation``),  option tokens above (``" A"``); backends
+                       must equal the option id exactly: ``" A"``   that return text compare it after
+                       is wrong (``pred == label`` in the MMLU      stripping whitespace
+                       evaluation loop, third_party/hendrycks_mmlu,
+                       which the published repository does not
+                       include)
 precision (auto)       GPU: float16 for MMLU (hf.py), bfloat16 for  bfloat16 where supported, else float32
                        HP-Quiz (HP/evaluate.py) and TOFU (locuslab/
                        tofu evals/eval_everything.py); CPU float32
