@@ -2,65 +2,45 @@
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from xbench import __version__
 from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
-from xbench.runner import prompts
+from xbench.runner import data, prompts
+from xbench.runner.data import available_configs
+from xbench.runner.data import load_split as _load_split
 from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
-from xbench.runner.model import LoadedModel, load_model, require_torch
+from xbench.runner.model import LoadedModel, load_model, model_fingerprint, require_torch
 from xbench.runner.results import (
+    RESULTS_FILE,
     SAMPLES_FILE,
     PromptSettings,
     RunResult,
     Sample,
     accuracy,
     prompt_hash,
-    read_samples,
+    resumable_samples,
+    resume_key,
+    sample_log,
     signature,
     write_results,
+    write_samples,
 )
 from xbench.runner.scoring import McScorer, Scored, resolve_option_tokens
 
 DEMO_SOURCES = ("english", "same", "translate")
-REQUIRED_COLUMNS = ("question", "answer")  # with "choices": multiple choice; without: generation
+PREFIX_CHUNK = 32  # questions between two flushes of samples.jsonl with the prefix cache (batch 1)
 
 
 def config_language(config: str) -> str:
     """``fr_gt_option`` -> fr, ``de`` -> de, ``mixup`` / ``en`` -> en."""
     head = config.split("_")[0]
     return head if head in LANGUAGES else SOURCE_LANGUAGE
-
-
-def _load_split(dataset: str, config: str, split: str) -> list[dict[str, Any]]:
-    import datasets
-
-    try:
-        rows = datasets.load_dataset(dataset, config, split=split)
-    except ValueError as err:
-        raise InputError(f"{dataset}: config {config!r} split {split!r}: {str(err).splitlines()[0][:200]}") from None
-    except Exception as err:
-        raise XbenchError(f"could not load {dataset} ({type(err).__name__}); check the path, the network or HF_TOKEN") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in rows.column_names]
-    if missing:
-        raise InputError(f"{dataset} config {config!r}: missing column(s) {', '.join(missing)}")
-    return rows.to_list()
-
-
-def available_configs(dataset: str) -> list[str]:
-    import datasets
-
-    if not Path(dataset).exists() and dataset.startswith((".", "/")):
-        raise InputError(f"--dataset: {dataset} does not exist")
-    try:
-        return datasets.get_dataset_config_names(dataset)
-    except Exception as err:
-        raise XbenchError(f"could not read the configs of {dataset} ({type(err).__name__})") from None
 
 
 def _header_sentence(row: dict[str, Any], config: str) -> str:
@@ -112,6 +92,9 @@ def evaluate(
         raise InputError(f"--demos: unknown demo source {demos!r}; choose from {', '.join(DEMO_SOURCES)}")
     if shots < 0:
         raise InputError("--shots: must be 0 or more")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit: must be at least 1, got {limit}")
+    check_out_folder(Path(out))
     known = available_configs(dataset)
     configs = configs or known
     unknown = [c for c in configs if c not in known]
@@ -131,7 +114,25 @@ def evaluate(
     return results
 
 
+def check_out_folder(out: Path) -> None:
+    """--out must be a folder, or creatable as one, before any model is loaded."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file; give a folder for the run")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"--out: {existing} is a file, so {out} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out: {existing} is not writable")
+
+
 def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
+    for index, row in enumerate(rows):  # before any selection, so an id names the same row in every run
+        row["id"] = row.get("id") or f"row/{index}"
+    seen: set[str] = set()
+    for row in rows:
+        if row["id"] in seen:
+            raise InputError(f"{config}: id {row['id']!r} appears twice; rows need unique ids to be scored and resumed")
+        seen.add(row["id"])
     if subjects:
         rows = [r for r in rows if r.get("subject") in subjects]
         if not rows:
@@ -139,14 +140,13 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
     rows = rows[:limit] if limit else rows
     if not rows:
         raise InputError(f"{config}: no rows to score")
-    for index, row in enumerate(rows):
-        row["id"] = row.get("id") or f"row/{index}"
     return rows
 
 
 def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, out) -> RunResult:
     """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU)."""
-    from xbench.runner.generation import DEFAULT_TEMPLATE, generate_greedy, rouge_metrics, score_pairs, write_samples
+    from xbench.runner.generation import DEFAULT_TEMPLATE, generate_greedy, rouge_metrics, score_pairs
+    from xbench.runner.generation import write_samples as write_generation_samples
 
     shard = current_shard()
     mine = shard.take(rows)
@@ -161,12 +161,15 @@ def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, r
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
-        write_samples(folder / SAMPLES_FILE, samples)
+        (folder / RESULTS_FILE).unlink(missing_ok=True)
+        write_generation_samples(folder / SAMPLES_FILE, samples)
     settings = PromptSettings(0, "none", "-", "none", f"greedy:{max_new_tokens}|rouge:{rouge_tokenizer}")
+    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(dataset, config, settings), dtype=loaded.dtype, device=loaded.device,
+        signature=signature(dataset, config, settings, dataset_hash), dtype=loaded.dtype, device=loaded.device,
+        dataset_hash=dataset_hash, run_key=key,
     )
     if shard.is_main:
         write_results(folder, result)
@@ -187,11 +190,18 @@ def _batch_size(batch_size: int | str, device: str) -> int:
 
 
 def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress) -> RunResult:
-    """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files."""
+    """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files.
+
+    Samples are appended to the log as each chunk is scored; results.json is written last, so a
+    config folder without it is unfinished. ``resume`` keeps the samples scored under the same key.
+    """
     shard = current_shard()
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
+    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
+    if shard.is_main:
+        (folder / RESULTS_FILE).unlink(missing_ok=True)  # the samples below no longer belong to it
     barrier(shard)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
@@ -201,50 +211,54 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         if settings.shots and len(demos) < settings.shots:
             raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
         texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels)))
-    done: dict[str, Sample] = {}
-    if resume:  # keep only samples scored with the same prompt; a changed setting rescores
-        kept = {s.id: s for path in _sample_files(folder) for s in read_samples(path)}
-        done = {i: s for i, s in kept.items() if i in texts and s.prompt_hash == prompt_hash(texts[i])}
-    partial = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
-    with open(partial, "w", encoding="utf-8") as sink:
-        # complete lines are rewritten, a line a crash may have cut is dropped
-        sink.writelines(json.dumps(asdict(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
+    wanted = {r["id"]: (prompt_hash(texts[r["id"]]), int(r["answer"])) for r in mine}
+    done: dict[str, Sample] = resumable_samples(folder, key, wanted) if resume else {}
+    budgets = _translate_budgets(scorer, rows, settings, labels)
+    log = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
+    with sample_log(log, (done[r["id"]] for r in mine if r["id"] in done)) as append:
         finished = len(done)
         for subject, group in groups.items():
             todo = [r for r in group if r["id"] not in done]
-            if not todo:
-                continue
-            todo_texts = [texts[r["id"]] for r in todo]
-            for row, text, scored in zip(todo, todo_texts, _score_texts(scorer, todo, todo_texts, settings, labels, batch)):
-                sample = _sample(row, subject, text, scored)
-                done[sample.id] = sample
-                sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
-            sink.flush()
-            finished += len(todo)
-            if progress:
-                progress(config, finished, len(mine))
+            if batch > 1:  # similar lengths pad less
+                todo.sort(key=lambda r: len(texts[r["id"]]))
+            size = batch if batch > 1 or settings.demos == "translate" else PREFIX_CHUNK
+            for start in range(0, len(todo), size):
+                chunk = todo[start : start + size]
+                chunk_texts = [texts[r["id"]] for r in chunk]
+                scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0))
+                samples = [_sample(row, subject, text, one, key) for row, text, one in zip(chunk, chunk_texts, scored)]
+                append(samples)
+                done.update((sample.id, sample) for sample in samples)
+                finished += len(chunk)
+                if progress:
+                    progress(config, finished, len(mine))
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": accuracy([x.correct for x in ordered])},
-        per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings),
-        dtype=loaded.dtype, device=loaded.device,
+        per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings, dataset_hash),
+        dtype=loaded.dtype, device=loaded.device, dataset_hash=dataset_hash, run_key=key,
     )
-    if shard.is_main:
-        if shard.world > 1:
-            (folder / SAMPLES_FILE).write_text("".join(json.dumps(asdict(x), ensure_ascii=False) + "\n" for x in ordered), encoding="utf-8")
-        write_results(folder, result)
     barrier(shard)
     if shard.is_main:
+        write_samples(folder, ordered)  # row order, whatever order the chunks were scored in
         for path in folder.glob("samples.rank*.jsonl"):
             path.unlink()
+        write_results(folder, result)
+    barrier(shard)
     return result
 
 
-def _sample_files(folder: Path) -> list[Path]:
-    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
+def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:
+    """(content hash of the local files read, resume key): a sample is reused only under the same key."""
+    read = [config] + ([SOURCE_LANGUAGE] if settings.shots and settings.demos in ("english", "translate") else [])
+    dataset_hash = data.content_hash(dataset, read) if data.is_local(dataset) else None
+    key = resume_key(
+        model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__
+    )
+    return dataset_hash, key
 
 
 def _prompt_texts(rows, demos, config, settings, labels) -> list[str]:
@@ -256,10 +270,19 @@ def _prompt_texts(rows, demos, config, settings, labels) -> list[str]:
     return [prefix + prompts.format_example(r["question"], r["choices"], labels) for r in rows]
 
 
-def _score_texts(scorer, rows, texts, settings, labels, batch) -> list[Scored]:
+def _translate_budgets(scorer, rows, settings, labels) -> dict[str, int]:
+    """Translate-then-answer: tokens a subject's model may write, twice its longest query, from all its rows."""
+    if settings.demos != "translate":
+        return {}
+    return {
+        subject: 2 * max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in group) + 16
+        for subject, group in _group_by_subject(rows).items()
+    }
+
+
+def _score_texts(scorer, texts, settings, batch, budget) -> list[Scored]:
     if settings.demos == "translate":
-        budget = max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in rows)
-        return scorer.score_after_translation(texts, max_new_tokens=2 * budget + 16)
+        return scorer.score_after_translation(texts, max_new_tokens=budget)
     return _score(scorer, texts, batch)
 
 
@@ -274,11 +297,11 @@ def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
     return [scored[i] for i in range(len(texts))]
 
 
-def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored) -> Sample:
+def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored, key: str) -> Sample:
     return Sample(
         id=row["id"], subject=subject, prompt_hash=prompt_hash(text), probs=scored.probs, logprobs=scored.logprobs,
         prediction=scored.prediction, target=int(row["answer"]), correct=scored.prediction == int(row["answer"]),
-        generation=scored.generation,
+        generation=scored.generation, run_key=key,
     )
 
 

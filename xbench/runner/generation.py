@@ -83,9 +83,9 @@ def rouge_metrics(samples: list[GenerationSample]) -> dict[str, Metric]:
 
 
 def write_samples(path: Path, samples: list[GenerationSample]) -> None:
-    with open(path, "w", encoding="utf-8") as sink:
-        for sample in samples:
-            sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+    from xbench.runner.results import replace_text
+
+    replace_text(path, "".join(json.dumps(asdict(sample), ensure_ascii=False) + "\n" for sample in samples))
 
 
 def read_generations(path: Path) -> list[dict[str, Any]]:

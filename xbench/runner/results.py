@@ -10,9 +10,13 @@ import hashlib
 import importlib.metadata
 import json
 import math
+import os
 import subprocess
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from xbench import __version__
 
@@ -42,6 +46,7 @@ class Sample:
     target: int
     correct: bool
     generation: str | None = None  # translate-then-answer demos only
+    run_key: str = ""  # resume_key() of the run that scored it; only samples of the same key are resumed
 
 
 @dataclass
@@ -66,6 +71,8 @@ class RunResult:
     signature: str
     dtype: str = ""
     device: str = ""
+    dataset_hash: str | None = None  # data.content_hash() of the local files read; None for a Hub id
+    run_key: str = ""
     schema_version: int = SCHEMA_VERSION
     xbench_version: str = __version__
     git_commit: str | None = field(default_factory=lambda: git_commit())
@@ -83,10 +90,11 @@ class RunResult:
         return cls(**data)
 
 
-def signature(dataset: str, config: str, prompt: PromptSettings) -> str:
+def signature(dataset: str, config: str, prompt: PromptSettings, dataset_hash: str | None = None) -> str:
     name = Path(dataset).name if Path(dataset).exists() else dataset
+    data = f"|data:{dataset_hash[:12]}" if dataset_hash else ""
     return (
-        f"xbench:{name}|cfg:{config}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
+        f"xbench:{name}|cfg:{config}{data}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
         f"|instr:{prompt.instruction}|strategy:{prompt.strategy}|v:{__version__}"
     )
 
@@ -143,11 +151,76 @@ def read_samples(path: Path) -> list[Sample]:
     return samples
 
 
+def resume_key(**parts: Any) -> str:
+    """A short hash of everything that can change a prediction; a sample is resumed only under the same key.
+
+    Dataclasses enter whole, so a setting added to the prompt settings is part of the key
+    without being listed here.
+    """
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=_plain)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return value.as_posix()
+    raise TypeError(f"resume_key: cannot hash a {type(value).__name__}")
+
+
+def sample_files(folder: Path) -> list[Path]:
+    """samples.jsonl and the per-rank files of an interrupted distributed run."""
+    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
+
+
+def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, int]]) -> dict[str, Sample]:
+    """Samples already in ``folder`` that this run would score the same way.
+
+    ``wanted``: {id: (prompt hash, target)} of the rows to score. A sample is kept only if it
+    was scored under ``key`` for the same prompt and target; anything else is scored again.
+    """
+    found = {s.id: s for path in sample_files(folder) for s in read_samples(path)}
+    return {i: s for i, s in found.items() if s.run_key == key and wanted.get(i) == (s.prompt_hash, s.target)}
+
+
+def _line(sample: Sample) -> str:
+    return json.dumps(asdict(sample), ensure_ascii=False) + "\n"
+
+
+@contextmanager
+def sample_log(path: Path, kept: Iterable[Sample]) -> Iterator[Callable[[Iterable[Sample]], None]]:
+    """Samples written as they are scored: ``path`` is replaced by ``kept``, then each batch is appended and flushed.
+
+    A crash loses at most the batch being scored; a line it cuts is dropped when resuming.
+    """
+    replace_text(path, "".join(_line(s) for s in kept))
+    with open(path, "a", encoding="utf-8") as sink:
+
+        def append(samples: Iterable[Sample]) -> None:
+            sink.writelines(_line(s) for s in samples)
+            sink.flush()
+
+        yield append
+
+
+def write_samples(folder: Path, samples: Iterable[Sample]) -> Path:
+    """The finished samples.jsonl, in row order, replacing the log atomically."""
+    path = folder / SAMPLES_FILE
+    replace_text(path, "".join(_line(s) for s in samples))
+    return path
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, then an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_results(folder: Path, result: RunResult) -> Path:
     path = folder / RESULTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    replace_text(path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
