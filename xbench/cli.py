@@ -21,8 +21,9 @@ app.add_typer(export_app, name="export")
 score_app = typer.Typer(help="Score outputs produced elsewhere with xbench's metrics.", no_args_is_help=True)
 app.add_typer(score_app, name="score")
 
-out_console = Console()
-err_console = Console(stderr=True)
+# no emoji codes: "--device cuda:x:" must not print as a cross mark
+out_console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
@@ -278,8 +279,10 @@ def report(
     """Print accuracy per model and config, and write the accuracy and gap-to-English plots."""
     from rich.table import Table
 
-    from xbench.runner.report import accuracy_table, collect, plot
+    from xbench.runner.report import accuracy_table, check_plot_target, collect, plot
 
+    if plots is not None:
+        check_plot_target(plots)
     results = collect(runs)
     configs, table = accuracy_table(results)
     view = Table("model", *configs)

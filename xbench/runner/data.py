@@ -2,8 +2,9 @@
 
 A local folder never goes through the shared ``datasets`` cache: its key for a local folder
 does not change when the folder's files do, so a rebuilt folder (or another folder of the same
-name) would be served the rows of an earlier one. Each local read gets a throwaway cache, and
-the files read are recorded by their content hash.
+name) would be served the rows of an earlier one. Parquet files (what ``xbench build`` writes)
+are read with pyarrow; other file types through ``datasets`` with a cache used once. The files
+read are recorded by their content hash.
 """
 
 from __future__ import annotations
@@ -50,13 +51,12 @@ def data_files(folder: str | Path, config: str) -> dict[str, list[Path]]:
     """{split: files} of a config of a local folder, as ``datasets`` resolves them (the card's ``configs``)."""
     import datasets
 
-    with tempfile.TemporaryDirectory(prefix="xbench-data-") as cache:
-        try:
-            builder = datasets.load_dataset_builder(str(folder), config, cache_dir=cache)
-        except ValueError as err:
-            raise InputError(f"{folder}: config {config!r}: {str(err).splitlines()[0][:200]}") from None
-        except Exception as err:
-            raise XbenchError(f"could not read {folder} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+    try:
+        builder = datasets.load_dataset_builder(str(folder), config)  # resolves file names; reads no rows
+    except ValueError as err:
+        raise InputError(f"{folder}: config {config!r}: {str(err).splitlines()[0][:200]}") from None
+    except Exception as err:
+        raise XbenchError(f"could not read {folder} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
     return {split: [Path(f) for f in files] for split, files in (builder.config.data_files or {}).items()}
 
 
@@ -81,22 +81,31 @@ def _file_sha256(path: Path) -> str:
 
 
 def _load_local(folder: str, config: str, split: str) -> list[dict[str, Any]]:
+    splits = data_files(folder, config)
+    if split not in splits:
+        raise InputError(f"{folder}: config {config!r} has no split {split!r} (it has {', '.join(splits) or 'none'})")
+    files = splits[split]
+    try:
+        if all(f.suffix == ".parquet" for f in files):  # an xbench build: read as is, nothing written anywhere
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default").to_pylist()
+        return _load_with_throwaway_cache(folder, config, split)
+    except XbenchError:
+        raise
+    except (OSError, ValueError) as err:
+        raise InputError(f"{folder}: config {config!r} split {split!r}: cannot read ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+
+
+def _load_with_throwaway_cache(folder: str, config: str, split: str) -> list[dict[str, Any]]:
+    """Other file types (JSON Lines, CSV...) through ``datasets``, with a cache used once and removed."""
     import datasets
 
     with tempfile.TemporaryDirectory(prefix="xbench-data-") as cache:
-        try:
-            builder = datasets.load_dataset_builder(folder, config, cache_dir=cache)
-            splits = builder.config.data_files or {}
-            if split not in splits:
-                raise InputError(f"{folder}: config {config!r} has no split {split!r} (it has {', '.join(splits) or 'none'})")
-            builder.download_and_prepare()
-            return builder.as_dataset(split=split).to_list()
-        except XbenchError:
-            raise
-        except ValueError as err:
-            raise InputError(f"{folder}: config {config!r} split {split!r}: {str(err).splitlines()[0][:200]}") from None
-        except Exception as err:
-            raise XbenchError(f"could not read {folder} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+        builder = datasets.load_dataset_builder(folder, config, cache_dir=cache)
+        builder.download_and_prepare()
+        return builder.as_dataset(split=split).to_list()
 
 
 def _load_hub(dataset: str, config: str, split: str) -> list[dict[str, Any]]:

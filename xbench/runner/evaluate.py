@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from xbench.runner.results import (
     Sample,
     accuracy,
     prompt_hash,
+    check_out_folder,
     resumable_samples,
     resume_key,
     sample_log,
@@ -112,17 +112,6 @@ def evaluate(
         else:
             results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out)))
     return results
-
-
-def check_out_folder(out: Path) -> None:
-    """--out must be a folder, or creatable as one, before any model is loaded."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {out} is a file; give a folder for the run")
-    existing = next(p for p in (out, *out.parents) if p.exists())
-    if not existing.is_dir():
-        raise InputError(f"--out: {existing} is a file, so {out} cannot be created")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--out: {existing} is not writable")
 
 
 def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ scripts score 0; ``rouge_tokenizer="unicode"`` splits on Unicode letters and dig
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -90,10 +91,13 @@ def write_samples(path: Path, samples: list[GenerationSample]) -> None:
 
 def read_generations(path: Path) -> list[dict[str, Any]]:
     records = []
-    for number, record in iter_jsonl(path):
-        if not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
-            raise InputError(f"{path}: line {number}: needs string fields 'generation' and 'reference'")
-        records.append(record)
+    try:
+        for number, record in iter_jsonl(path):
+            if not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
+                raise InputError(f"{path}: line {number}: needs string fields 'generation' and 'reference'")
+            records.append(record)
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text (byte {err.start} of a line: {err.reason}); save it as UTF-8") from None
     if not records:
         raise InputError(f"{path}: no generations")
     return records
@@ -120,17 +124,19 @@ def generate_greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, d
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):
     """``xbench score tofu``: results.json and samples.jsonl for generations made elsewhere."""
-    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, signature, write_results
+    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, check_out_folder, signature, write_results
 
     path, out = Path(path), Path(out)
+    check_out_folder(out)
     samples = score_pairs(read_generations(path), rouge_tokenizer)
     out.mkdir(parents=True, exist_ok=True)
     write_samples(out / SAMPLES_FILE, samples)
     settings = PromptSettings(0, "none", "-", "none", f"external|rouge:{rouge_tokenizer}")
+    file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     result = RunResult(
         model=model, model_revision=None, dataset=str(path), dataset_revision=None, config=path.stem, split="-",
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(str(path), path.stem, settings),
+        signature=signature(str(path), path.stem, settings, file_hash), dataset_hash=file_hash,
     )
     write_results(out, result)
     return result

@@ -13,6 +13,7 @@ from typing import Any
 from xbench.errors import InputError, XbenchError
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
 
 
 @dataclass
@@ -38,8 +39,15 @@ def resolve_device(device: str) -> str:
     torch = require_torch()
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    kind, colon, index = device.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (colon and (kind != "cuda" or not index.isdigit())):
+        raise InputError(f"--device {device}: unknown device; choose from {DEVICES}")
+    if kind == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {device}: no CUDA device is available")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise InputError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"--device {device}: no Apple MPS device is available")
     return device
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench import __version__
+from xbench.errors import InputError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -214,8 +215,22 @@ def write_samples(folder: Path, samples: Iterable[Sample]) -> Path:
 def replace_text(path: Path, text: str) -> None:
     """Write ``path`` whole or not at all: a temporary file beside it, then an atomic rename."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_out_folder(out: Path) -> None:
+    """--out must be a folder, or creatable as one, before any model is loaded."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file; give a folder for the run")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"--out: {existing} is a file, so {out} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out: {existing} is not writable")
 
 
 def write_results(folder: Path, result: RunResult) -> Path:
@@ -225,8 +240,6 @@ def write_results(folder: Path, result: RunResult) -> Path:
 
 
 def load_results(path: Path) -> RunResult:
-    from xbench.errors import InputError
-
     try:
         return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
