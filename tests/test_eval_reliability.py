@@ -264,3 +264,43 @@ def test_report_plots_without_matplotlib_says_what_to_install(results_file, tmp_
     assert result.exit_code == 1
     assert 'pip install ".[run]"' in result.output and "Traceback" not in result.output
     assert not (tmp_path / "plots").exists()
+
+
+def test_a_crash_mid_config_loses_at_most_the_chunk_being_scored(loaded, mmlu_dir, tmp_path, monkeypatch):
+    """In-process twin of the kill -9 test: samples are flushed per chunk, results.json only at the end."""
+
+    class Crash(Exception):
+        pass
+
+    original, calls = type(loaded.model).forward, []
+
+    @functools.wraps(original)
+    def crashing_forward(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 25:  # 4 subjects of 10: a prefix pass and 10 questions each; dies in the third
+            raise Crash
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(loaded.model), "forward", crashing_forward)
+    with pytest.raises(Crash):
+        evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], shots=1)
+    monkeypatch.undo()
+    config = tmp_path / "run" / "en"
+    assert len(config.joinpath("samples.jsonl").read_text().splitlines()) == 20 and not (config / "results.json").exists()
+    resumed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], shots=1, resume=True)[0]
+    full = evaluate(loaded, str(mmlu_dir), out=tmp_path / "full", configs=["en"], shots=1)[0]
+    assert resumed.metrics == full.metrics and resumed.run_key == full.run_key
+    assert (config / "samples.jsonl").read_bytes() == (tmp_path / "full" / "en" / "samples.jsonl").read_bytes()
+    assert sorted(p.name for p in config.iterdir()) == ["results.json", "samples.jsonl"]
+
+
+def test_ctrl_c_during_eval_says_how_to_resume(model_dir, mmlu_dir, tmp_path, monkeypatch):
+    import xbench.runner.evaluate as evaluate_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate_module, "evaluate", interrupted)
+    result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 130
+    assert "run the same command with --resume to continue" in " ".join(result.output.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -240,7 +241,7 @@ def eval_command(
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
     from xbench.runner.evaluate import evaluate
 
-    with _progress(quiet, "scoring") as (on_progress, _):
+    with _progress(quiet, "scoring") as (on_progress, _), _resume_hint_on_interrupt(out):
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
@@ -249,6 +250,15 @@ def eval_command(
         )
     for result in results:
         _print_result(result)
+
+
+@contextlib.contextmanager
+def _resume_hint_on_interrupt(out: Path):
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: the samples scored so far are kept in {out}; run the same command with --resume to continue", markup=False, highlight=False)
+        raise typer.Exit(130) from None
 
 
 def _print_result(result) -> None:
