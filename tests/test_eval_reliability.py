@@ -304,3 +304,39 @@ def test_ctrl_c_during_eval_says_how_to_resume(model_dir, mmlu_dir, tmp_path, mo
     result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.exit_code == 130
     assert "run the same command with --resume to continue" in " ".join(result.output.split())
+
+
+def test_generation_runs_write_each_answer_and_resume(loaded, tmp_path, monkeypatch):
+    """TOFU-style configs: an answer is written as soon as it is generated; --resume continues after a crash."""
+    from conftest import write_jsonl
+
+    rows = [{"id": f"q{i}", "question": f"Who wrote book {i}?", "answer": f"Author number {i} wrote it."} for i in range(5)]
+    folder = write_jsonl(tmp_path / "tofu_like" / "test.jsonl", rows).parent
+
+    class Crash(Exception):
+        pass
+
+    original, calls = type(loaded.model).generate, []
+
+    @functools.wraps(original)
+    def crashing_generate(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise Crash
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(loaded.model), "generate", crashing_generate)
+    with pytest.raises(Crash):
+        evaluate(loaded, str(folder), out=tmp_path / "run", max_new_tokens=6)
+    monkeypatch.undo()
+    config = tmp_path / "run" / "default"
+    assert [json.loads(line)["id"] for line in (config / "samples.jsonl").read_text().splitlines()] == ["q0", "q1", "q2"]
+    assert not (config / "results.json").exists()
+    resumed = evaluate(loaded, str(folder), out=tmp_path / "run", max_new_tokens=6, resume=True)[0]
+    full = evaluate(loaded, str(folder), out=tmp_path / "full", max_new_tokens=6)[0]
+    listing = f"{hashlib.sha256((folder / 'test.jsonl').read_bytes()).hexdigest()}  test.jsonl\n"
+    assert resumed.metrics == full.metrics and resumed.dataset_hash == hashlib.sha256(listing.encode()).hexdigest()
+    assert (config / "samples.jsonl").read_bytes() == (tmp_path / "full" / "default" / "samples.jsonl").read_bytes()
+    changed = evaluate(loaded, str(folder), out=tmp_path / "run", max_new_tokens=7, resume=True)[0]  # another budget: all rescored
+    assert changed.run_key != full.run_key
+    assert {json.loads(line)["run_key"] for line in (config / "samples.jsonl").read_text().splitlines()} == {changed.run_key}

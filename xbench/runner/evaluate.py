@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def evaluate(
         if "choices" in rows[0]:
             results.append(_evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress))
         else:
-            results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out)))
+            results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out), resume, progress))
     return results
 
 
@@ -132,37 +133,42 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
     return rows
 
 
-def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, out) -> RunResult:
-    """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU)."""
-    from xbench.runner.generation import DEFAULT_TEMPLATE, generate_greedy, rouge_metrics, score_pairs
-    from xbench.runner.generation import write_samples as write_generation_samples
+def _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, out, resume=False, progress=None) -> RunResult:
+    """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU), each written as it is made."""
+    from xbench.runner.generation import DEFAULT_TEMPLATE, GenerationSample, generate_greedy, rouge_metrics, score_pairs
 
     shard = current_shard()
-    mine = shard.take(rows)
-    texts = [DEFAULT_TEMPLATE.format(question=r["question"]) for r in mine]
-    generations = generate_greedy(loaded.model, loaded.tokenizer, texts, max_new_tokens, loaded.device)
-    records = [
-        {"id": r["id"], "generation": g, "reference": r["answer"], "prompt_hash": prompt_hash(t)}
-        for r, g, t in zip(mine, generations, texts)
-    ]
-    merged = {s.id: s for s in all_gather(score_pairs(records, rouge_tokenizer), shard)}
-    samples = [merged[r["id"]] for r in rows]
+    settings = PromptSettings(0, "none", "-", "none", f"greedy:{max_new_tokens}|rouge:{rouge_tokenizer}")
+    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
         (folder / RESULTS_FILE).unlink(missing_ok=True)
-        write_generation_samples(folder / SAMPLES_FILE, samples)
-    settings = PromptSettings(0, "none", "-", "none", f"greedy:{max_new_tokens}|rouge:{rouge_tokenizer}")
-    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    barrier(shard)
+    mine = shard.take(rows)
+    texts = {r["id"]: DEFAULT_TEMPLATE.format(question=r["question"]) for r in mine}
+    wanted = {r["id"]: (prompt_hash(texts[r["id"]]), r["answer"]) for r in mine}
+    done = resumable_samples(folder, key, wanted, GenerationSample, "reference") if resume else {}
+    log = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
+    with sample_log(log, (done[r["id"]] for r in mine if r["id"] in done)) as append:
+        for row in (r for r in mine if r["id"] not in done):
+            text = texts[row["id"]]
+            generation = generate_greedy(loaded.model, loaded.tokenizer, [text], max_new_tokens, loaded.device)[0]
+            record = {"id": row["id"], "generation": generation, "reference": row["answer"], "prompt_hash": prompt_hash(text)}
+            sample = dataclasses.replace(score_pairs([record], rouge_tokenizer)[0], run_key=key)
+            append([sample])
+            done[sample.id] = sample
+            if progress:
+                progress(config, len(done), len(mine))
+    merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
+    samples = [merged[r["id"]] for r in rows]
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
         signature=signature(dataset, config, settings, dataset_hash), dtype=loaded.dtype, device=loaded.device,
         dataset_hash=dataset_hash, run_key=key,
     )
-    if shard.is_main:
-        write_results(folder, result)
-    barrier(shard)
+    _finish(folder, samples, result, shard)
     return result
 
 
@@ -230,14 +236,19 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings, dataset_hash),
         dtype=loaded.dtype, device=loaded.device, dataset_hash=dataset_hash, run_key=key,
     )
+    _finish(folder, ordered, result, shard)
+    return result
+
+
+def _finish(folder: Path, samples: list[Any], result: RunResult, shard) -> None:
+    """Rank 0 writes samples.jsonl in row order (whatever order they were scored in), then results.json."""
     barrier(shard)
     if shard.is_main:
-        write_samples(folder, ordered)  # row order, whatever order the chunks were scored in
+        write_samples(folder, samples)
         for path in folder.glob("samples.rank*.jsonl"):
             path.unlink()
         write_results(folder, result)
     barrier(shard)
-    return result
 
 
 def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:

@@ -54,6 +54,7 @@ class GenerationSample:
     rougeL_recall: float
     prompt_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    run_key: str = ""  # as Sample.run_key: xbench eval resumes only samples of the same key
 
 
 def score_pairs(records: Iterable[dict[str, Any]], tokenizer: str = "default") -> list[GenerationSample]:

@@ -139,14 +139,15 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def read_samples(path: Path) -> list[Sample]:
+def read_samples(path: Path, kind: type = Sample) -> list[Any]:
+    """The samples of a samples.jsonl (``kind``: Sample, or GenerationSample for generation runs)."""
     if not path.is_file():
         return []
     samples = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             try:
-                samples.append(Sample(**json.loads(line)))
+                samples.append(kind(**json.loads(line)))
             except (json.JSONDecodeError, TypeError):
                 break  # a line cut by a crash: everything before it is kept
     return samples
@@ -175,22 +176,23 @@ def sample_files(folder: Path) -> list[Path]:
     return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
 
 
-def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, int]]) -> dict[str, Sample]:
+def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, Any]], kind: type = Sample, answer: str = "target") -> dict[str, Any]:
     """Samples already in ``folder`` that this run would score the same way.
 
-    ``wanted``: {id: (prompt hash, target)} of the rows to score. A sample is kept only if it
-    was scored under ``key`` for the same prompt and target; anything else is scored again.
+    ``wanted``: {id: (prompt hash, expected answer)} of the rows to score. A sample is kept only
+    if it was scored under ``key`` for the same prompt and answer (its ``answer`` field);
+    anything else is scored again.
     """
-    found = {s.id: s for path in sample_files(folder) for s in read_samples(path)}
-    return {i: s for i, s in found.items() if s.run_key == key and wanted.get(i) == (s.prompt_hash, s.target)}
+    found = {s.id: s for path in sample_files(folder) for s in read_samples(path, kind)}
+    return {i: s for i, s in found.items() if s.run_key == key and wanted.get(i) == (s.prompt_hash, getattr(s, answer))}
 
 
-def _line(sample: Sample) -> str:
+def _line(sample: Any) -> str:
     return json.dumps(asdict(sample), ensure_ascii=False) + "\n"
 
 
 @contextmanager
-def sample_log(path: Path, kept: Iterable[Sample]) -> Iterator[Callable[[Iterable[Sample]], None]]:
+def sample_log(path: Path, kept: Iterable[Any]) -> Iterator[Callable[[Iterable[Any]], None]]:
     """Samples written as they are scored: ``path`` is replaced by ``kept``, then each batch is appended and flushed.
 
     A crash loses at most the batch being scored; a line it cuts is dropped when resuming.
@@ -198,14 +200,14 @@ def sample_log(path: Path, kept: Iterable[Sample]) -> Iterator[Callable[[Iterabl
     replace_text(path, "".join(_line(s) for s in kept))
     with open(path, "a", encoding="utf-8") as sink:
 
-        def append(samples: Iterable[Sample]) -> None:
+        def append(samples: Iterable[Any]) -> None:
             sink.writelines(_line(s) for s in samples)
             sink.flush()
 
         yield append
 
 
-def write_samples(folder: Path, samples: Iterable[Sample]) -> Path:
+def write_samples(folder: Path, samples: Iterable[Any]) -> Path:
     """The finished samples.jsonl, in row order, replacing the log atomically."""
     path = folder / SAMPLES_FILE
     replace_text(path, "".join(_line(s) for s in samples))
