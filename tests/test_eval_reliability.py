@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from conftest import write_jsonl  # noqa: E402
 from runner_fixtures import byte_level_tokenizer, save_tiny_model, tiny_llama  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
@@ -231,6 +232,7 @@ BAD_INPUT = [
     ("eval --model {model} --dataset {dataset} --out {out} --limit -5", 2, "--limit: must be at least 1, got -5"),
     ("eval --model {model} --dataset {file} --out {out}", 2, "is a file; give the folder written by xbench build"),
     ("eval --model {model} --dataset {dataset} --out {out} --split validation", 2, "config 'en' has no split 'validation' (it has test, dev)"),
+    ("eval --model {model} --dataset {duplicates} --out {out} --configs default", 2, "config 'default': id 'q1' appears twice (rows 1 and 2)"),
     ("score tofu {latin1} --out {out}", 2, "not UTF-8 text"),
     ("score tofu {missing} --out {out}", 2, "cannot read"),
     ("score tofu {file} --out {out}", 2, "no generations"),
@@ -249,9 +251,12 @@ def test_bad_input_is_one_line_and_writes_nothing(model_dir, mmlu_dir, results_f
     values = {
         "model": model_dir, "dataset": mmlu_dir, "out": tmp_path / "out", "file": tmp_path / "plain.txt", "latin1": tmp_path / "latin1.jsonl",
         "missing": tmp_path / "missing.jsonl", "good": tmp_path / "good.jsonl", "results": results_file,
+        "duplicates": write_jsonl(tmp_path / "dup" / "test.jsonl", [{"id": "q1", "question": "Q?", "choices": list("abcd"), "answer": 0}] * 2).parent,
     }
     args = [part.format(**values) for part in line.split()]
-    result = CliRunner().invoke(app, [*args, *(["--configs", "en", "--quiet"] if args[0] == "eval" else [])])
+    if args[0] == "eval":
+        args += ["--quiet"] + ([] if "--configs" in args else ["--configs", "en"])
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 3
@@ -308,8 +313,6 @@ def test_ctrl_c_during_eval_says_how_to_resume(model_dir, mmlu_dir, tmp_path, mo
 
 def test_generation_runs_write_each_answer_and_resume(loaded, tmp_path, monkeypatch):
     """TOFU-style configs: an answer is written as soon as it is generated; --resume continues after a crash."""
-    from conftest import write_jsonl
-
     rows = [{"id": f"q{i}", "question": f"Who wrote book {i}?", "answer": f"Author number {i} wrote it."} for i in range(5)]
     folder = write_jsonl(tmp_path / "tofu_like" / "test.jsonl", rows).parent
 

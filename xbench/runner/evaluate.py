@@ -118,11 +118,11 @@ def evaluate(
 def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
     for index, row in enumerate(rows):  # before any selection, so an id names the same row in every run
         row["id"] = row.get("id") or f"row/{index}"
-    seen: set[str] = set()
-    for row in rows:
+    seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
         if row["id"] in seen:
-            raise InputError(f"{config}: id {row['id']!r} appears twice; rows need unique ids to be scored and resumed")
-        seen.add(row["id"])
+            raise InputError(f"config {config!r}: id {row['id']!r} appears twice (rows {seen[row['id']] + 1} and {index + 1}); rows need unique ids to be scored and resumed")
+        seen[row["id"]] = index
     if subjects:
         rows = [r for r in rows if r.get("subject") in subjects]
         if not rows:
