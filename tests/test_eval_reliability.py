@@ -233,6 +233,7 @@ BAD_INPUT = [
     ("eval --model {model} --dataset {file} --out {out}", 2, "is a file; give the folder written by xbench build"),
     ("eval --model {model} --dataset {dataset} --out {out} --split validation", 2, "config 'en' has no split 'validation' (it has test, dev)"),
     ("eval --model {model} --dataset {duplicates} --out {out} --configs default", 2, "config 'default': id 'q1' appears twice (rows 1 and 2)"),
+    ("eval --model {model} --dataset {dataset} --out {out} --shots 9", 2, "--shots 9: the dev split has only 5 rows"),
     ("score tofu {latin1} --out {out}", 2, "not UTF-8 text"),
     ("score tofu {missing} --out {out}", 2, "cannot read"),
     ("score tofu {file} --out {out}", 2, "no generations"),

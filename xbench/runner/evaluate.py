@@ -192,12 +192,6 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
     """
     shard = current_shard()
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
-    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
-    folder = out / config
-    folder.mkdir(parents=True, exist_ok=True)
-    if shard.is_main:
-        (folder / RESULTS_FILE).unlink(missing_ok=True)  # the samples below no longer belong to it
-    barrier(shard)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
     texts: dict[str, str] = {}
@@ -206,6 +200,12 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         if settings.shots and len(demos) < settings.shots:
             raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
         texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels)))
+    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    folder = out / config
+    folder.mkdir(parents=True, exist_ok=True)
+    if shard.is_main:
+        (folder / RESULTS_FILE).unlink(missing_ok=True)  # the samples below no longer belong to it
+    barrier(shard)
     wanted = {r["id"]: (prompt_hash(texts[r["id"]]), int(r["answer"])) for r in mine}
     done: dict[str, Sample] = resumable_samples(folder, key, wanted) if resume else {}
     budgets = _translate_budgets(scorer, rows, settings, labels)
