@@ -1,5 +1,6 @@
 """TOFU-style generation scoring: ROUGE recall exactly as TOFU computes it, and xbench score tofu."""
 
+import hashlib
 import json
 
 import pytest
@@ -42,7 +43,8 @@ def test_score_tofu_cli_writes_the_runner_files(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "scored" / "results.json").read_text())
     assert data["n_samples"] == 3 and set(data["metrics"]) == {"rouge1_recall", "rougeL_recall"}
-    assert data["signature"] == "xbench:generations.jsonl|cfg:generations|shots:0|demos:none|ids:-|instr:none|strategy:external|rouge:default|v:0.1.0"
+    assert data["dataset_hash"] == hashlib.sha256(source.read_bytes()).hexdigest()  # the scored file, as sha256sum gives it
+    assert data["signature"] == f"xbench:generations.jsonl|cfg:generations|data:{data['dataset_hash'][:12]}|shots:0|demos:none|ids:-|instr:none|strategy:external|rouge:default|v:0.1.0"
     samples = [json.loads(line) for line in (tmp_path / "scored" / "samples.jsonl").read_text().splitlines()]
     assert samples[1]["extra"] == {"author": "Y"} and samples[1]["id"] == "q2"
     mean = sum(s["rouge1_recall"] for s in samples) / 3

@@ -1,5 +1,6 @@
 """The reference runner on a tiny random Llama model built in a fixture (offline, seconds)."""
 
+import hashlib
 import json
 
 import pytest
@@ -122,10 +123,14 @@ def test_first_token_strategy_counts_only_option_ids():
 def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     results = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en", "fr_gt_option"], shots=2)
     en = load_results(tmp_path / "run" / "en" / "results.json")
-    assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:study|v:0.1.0"
+    # the data hash is sha256sum's listing of the config's files, hashed (demos come from en itself here)
+    listing = "".join(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  en/{f.name}\n" for f in sorted((mmlu_dir / "en").iterdir()))
+    assert en.dataset_hash == hashlib.sha256(listing.encode()).hexdigest()
+    assert en.signature == f"xbench:mmlu|cfg:en|data:{en.dataset_hash[:12]}|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:study|v:0.1.0"
     assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
     samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation", "settings"}
+    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation", "run_key"}
+    assert {s["run_key"] for s in samples} == {en.run_key} and len(en.run_key) == 16
     assert en.metrics["acc"].value == pytest.approx(sum(s["correct"] for s in samples) / 40)
     assert set(en.per_subject) == {"high_school_geography", "world_religions", "college_medicine", "elementary_mathematics"}
     assert results[1].config == "fr_gt_option" and abs(sum(samples[0]["probs"]) - 1) < 1e-5

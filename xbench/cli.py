@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -21,8 +22,9 @@ app.add_typer(export_app, name="export")
 score_app = typer.Typer(help="Score outputs produced elsewhere with xbench's metrics.", no_args_is_help=True)
 app.add_typer(score_app, name="score")
 
-out_console = Console()
-err_console = Console(stderr=True)
+# no emoji codes: "--device cuda:x:" must not print as a cross mark
+out_console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
@@ -244,7 +246,7 @@ def eval_command(
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
     from xbench.runner.evaluate import evaluate
 
-    with _progress(quiet, "scoring") as (on_progress, _):
+    with _progress(quiet, "scoring") as (on_progress, _), _resume_hint_on_interrupt(out):
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
@@ -254,6 +256,15 @@ def eval_command(
         )
     for result in results:
         _print_result(result)
+
+
+@contextlib.contextmanager
+def _resume_hint_on_interrupt(out: Path):
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: the samples scored so far are kept in {out}; run the same command with --resume to continue", markup=False, highlight=False)
+        raise typer.Exit(130) from None
 
 
 def _print_result(result) -> None:
@@ -284,8 +295,10 @@ def report(
     """Print accuracy per model and config, and write the accuracy and gap-to-English plots."""
     from rich.table import Table
 
-    from xbench.runner.report import accuracy_table, collect, plot
+    from xbench.runner.report import accuracy_table, check_plot_target, collect, plot
 
+    if plots is not None:
+        check_plot_target(plots)
     results = collect(runs)
     configs, table = accuracy_table(results)
     view = Table("model", *configs)

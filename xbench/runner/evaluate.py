@@ -2,66 +2,47 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from xbench import __version__
 from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
-from xbench.runner import prompts, protocols
+from xbench.runner import data, prompts, protocols
+from xbench.runner.data import available_configs
+from xbench.runner.data import load_split as _load_split
 from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
-from xbench.runner.model import LoadedModel, load_model, require_torch
+from xbench.runner.model import LoadedModel, load_model, model_fingerprint, require_torch
 from xbench.runner.results import (
+    RESULTS_FILE,
     SAMPLES_FILE,
     PromptSettings,
     RunResult,
     Sample,
     accuracy,
     prompt_hash,
-    read_samples,
+    check_out_folder,
+    resumable_samples,
+    resume_key,
+    sample_log,
     signature,
     write_results,
+    write_samples,
 )
 from xbench.runner.scoring import McScorer, Scored, option_tokens
 
 DEMO_SOURCES = ("english", "same", "translate")
 STUDY_TRANSLATE_INSTRUCTION = "aware2"  # recorded name of the study's translate-then-answer instruction
-REQUIRED_COLUMNS = ("question", "answer")  # with "choices": multiple choice; without: generation
+PREFIX_CHUNK = 32  # questions between two flushes of samples.jsonl with the prefix cache (batch 1)
 
 
 def config_language(config: str) -> str:
     """``fr_gt_option`` -> fr, ``de`` -> de, ``mixup`` / ``en`` -> en."""
     head = config.split("_")[0]
     return head if head in LANGUAGES else SOURCE_LANGUAGE
-
-
-def _load_split(dataset: str, config: str, split: str) -> list[dict[str, Any]]:
-    import datasets
-
-    try:
-        rows = datasets.load_dataset(dataset, config, split=split)
-    except ValueError as err:
-        raise InputError(f"{dataset}: config {config!r} split {split!r}: {str(err).splitlines()[0][:200]}") from None
-    except Exception as err:
-        raise XbenchError(f"could not load {dataset} ({type(err).__name__}); check the path, the network or HF_TOKEN") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in rows.column_names]
-    if missing:
-        raise InputError(f"{dataset} config {config!r}: missing column(s) {', '.join(missing)}")
-    return rows.to_list()
-
-
-def available_configs(dataset: str) -> list[str]:
-    import datasets
-
-    if not Path(dataset).exists() and dataset.startswith((".", "/")):
-        raise InputError(f"--dataset: {dataset} does not exist")
-    try:
-        return datasets.get_dataset_config_names(dataset)
-    except Exception as err:
-        raise XbenchError(f"could not read the configs of {dataset} ({type(err).__name__})") from None
 
 
 def row_kind(row: dict[str, Any]) -> str:
@@ -150,6 +131,9 @@ def evaluate(
         if instruction != "none":
             raise InputError("--instruction: the study's translate-then-answer has its own instruction (INTERV_PROMPTS[2]); leave --instruction out")
         instruction = STUDY_TRANSLATE_INSTRUCTION
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit: must be at least 1, got {limit}")
+    check_out_folder(Path(out))
     known = available_configs(dataset)
     configs = configs or known
     unknown = [c for c in configs if c not in known]
@@ -176,7 +160,9 @@ def evaluate(
             )
         else:
             results.append(
-                _evaluate_generation(loaded, dataset, config, split, rows, settings, max_new_tokens, rouge_tokenizer, tofu_template, Path(out))
+                _evaluate_generation(
+                    loaded, dataset, config, split, rows, settings, max_new_tokens, rouge_tokenizer, tofu_template, Path(out), resume, progress
+                )
             )
     return results
 
@@ -206,6 +192,13 @@ def _peek(dataset: str, config: str, split: str) -> dict[str, Any]:
 
 
 def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
+    for index, row in enumerate(rows):  # before any selection, so an id names the same row in every run
+        row["id"] = row.get("id") or f"row/{index}"
+    seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row["id"] in seen:
+            raise InputError(f"config {config!r}: id {row['id']!r} appears twice (rows {seen[row['id']] + 1} and {index + 1}); rows need unique ids to be scored and resumed")
+        seen[row["id"]] = index
     if subjects:
         rows = [r for r in rows if r.get("subject") in subjects]
         if not rows:
@@ -213,22 +206,21 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
     rows = rows[:limit] if limit else rows
     if not rows:
         raise InputError(f"{config}: no rows to score")
-    for index, row in enumerate(rows):
-        row["id"] = row.get("id") or f"row/{index}"
     return rows
 
 
-def _evaluate_generation(loaded, dataset, config, split, rows, prompt, max_new_tokens, rouge_tokenizer, tofu_template, out) -> RunResult:
-    """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU).
+def _evaluate_generation(
+    loaded, dataset, config, split, rows, prompt, max_new_tokens, rouge_tokenizer, tofu_template, out, resume=False, progress=None
+) -> RunResult:
+    """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU), each written as it is made.
 
     study: the ``paraphrased_question`` in the model family's TOFU template, 200 tokens in all
     (prompt included) as TOFU generates; harness: ``question`` in ``Question: q\\nAnswer:``,
     200 new tokens. With a chat template, the question alone is the user turn.
     """
-    from xbench.runner.generation import DEFAULT_TEMPLATE, generate_greedy, rouge_metrics, score_pairs, write_samples
+    from xbench.runner.generation import DEFAULT_TEMPLATE, GenerationSample, generate_greedy, rouge_metrics, score_pairs
 
     shard = current_shard()
-    mine = shard.take(rows)
     study = prompt.protocol == protocols.STUDY
     column = PARAPHRASED if study else "question"
     template = protocols.tofu_template_name(tofu_template, getattr(loaded.model.config, "model_type", None)) if study else "harness"
@@ -251,31 +243,41 @@ def _evaluate_generation(loaded, dataset, config, split, rows, prompt, max_new_t
         budget_name = f"len{protocols.TOFU_MAX_LENGTH}"
     else:
         budget, budget_name = protocols.HARNESS_TOFU_TOKENS, str(protocols.HARNESS_TOFU_TOKENS)
+    strategy = f"greedy:{budget_name}|rouge:{rouge_tokenizer}|template:{template}|q:{column}"
+    settings = PromptSettings(0, "none", "-", "none", strategy, prompt.protocol, prompt.chat_template, prompt.system_prompt)
+    mine = shard.take(rows)
     missing = next((r["id"] for r in mine if not isinstance(r.get(column), str) or not r[column].strip()), None)
     if missing is not None:
         raise InputError(f"{config}: row {missing} has no {column}")
-    texts = [render(r[column]) for r in mine]
-    generations = generate_greedy(loaded.model, loaded.tokenizer, texts, budget, loaded.device, add_special_tokens=special)
-    records = [
-        {"id": r["id"], "generation": g, "reference": r["answer"], "prompt_hash": prompt_hash(t)}
-        for r, g, t in zip(mine, generations, texts)
-    ]
-    merged = {s.id: s for s in all_gather(score_pairs(records, rouge_tokenizer), shard)}
-    samples = [merged[r["id"]] for r in rows]
+    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
-        write_samples(folder / SAMPLES_FILE, samples)
-    strategy = f"greedy:{budget_name}|rouge:{rouge_tokenizer}|template:{template}|q:{column}"
-    settings = PromptSettings(0, "none", "-", "none", strategy, prompt.protocol, prompt.chat_template, prompt.system_prompt)
+        (folder / RESULTS_FILE).unlink(missing_ok=True)
+    barrier(shard)
+    texts = {r["id"]: render(r[column]) for r in mine}
+    wanted = {r["id"]: (prompt_hash(texts[r["id"]]), r["answer"]) for r in mine}
+    done = resumable_samples(folder, key, wanted, GenerationSample, "reference") if resume else {}
+    log = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
+    with sample_log(log, (done[r["id"]] for r in mine if r["id"] in done)) as append:
+        for row in (r for r in mine if r["id"] not in done):
+            text = texts[row["id"]]
+            generation = generate_greedy(loaded.model, loaded.tokenizer, [text], budget, loaded.device, add_special_tokens=special)[0]
+            record = {"id": row["id"], "generation": generation, "reference": row["answer"], "prompt_hash": prompt_hash(text)}
+            sample = dataclasses.replace(score_pairs([record], rouge_tokenizer)[0], run_key=key)
+            append([sample])
+            done[sample.id] = sample
+            if progress:
+                progress(config, len(done), len(mine))
+    merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
+    samples = [merged[r["id"]] for r in rows]
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(dataset, config, settings), dtype=loaded.dtype, device=loaded.device, tokenizer=loaded.tokenizer_source,
+        signature=signature(dataset, config, settings, dataset_hash), dtype=loaded.dtype, device=loaded.device,
+        tokenizer=loaded.tokenizer_source, dataset_hash=dataset_hash, run_key=key,
     )
-    if shard.is_main:
-        write_results(folder, result)
-    barrier(shard)
+    _finish(folder, samples, result, shard)
     return result
 
 
@@ -292,12 +294,13 @@ def _batch_size(batch_size: int | str, device: str) -> int:
 
 
 def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress, max_new_tokens=None) -> RunResult:
-    """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files."""
+    """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files.
+
+    Samples are appended to the log as each chunk is scored; results.json is written last, so a
+    config folder without it is unfinished. ``resume`` keeps the samples scored under the same key.
+    """
     shard = current_shard()
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
-    folder = out / config
-    folder.mkdir(parents=True, exist_ok=True)
-    barrier(shard)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
     texts: dict[str, str] = {}
@@ -306,51 +309,65 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         if settings.shots and len(demos) < settings.shots:
             raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
         texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels, scorer.tokenizer)))
-    done: dict[str, Sample] = {}
-    if resume:  # keep only samples scored with the same prompt and settings; a changed setting rescores
-        kept = {s.id: s for path in _sample_files(folder) for s in read_samples(path)}
-        key = settings.fingerprint()
-        done = {i: s for i, s in kept.items() if i in texts and s.prompt_hash == prompt_hash(texts[i]) and s.settings == key}
-    partial = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
-    with open(partial, "w", encoding="utf-8") as sink:
-        # complete lines are rewritten, a line a crash may have cut is dropped
-        sink.writelines(json.dumps(asdict(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
+    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    folder = out / config
+    folder.mkdir(parents=True, exist_ok=True)
+    if shard.is_main:
+        (folder / RESULTS_FILE).unlink(missing_ok=True)  # the samples below no longer belong to it
+    barrier(shard)
+    wanted = {r["id"]: (prompt_hash(texts[r["id"]]), int(r["answer"])) for r in mine}
+    done: dict[str, Sample] = resumable_samples(folder, key, wanted) if resume else {}
+    budgets = _translate_budgets(scorer, rows, settings, labels)
+    log = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
+    with sample_log(log, (done[r["id"]] for r in mine if r["id"] in done)) as append:
         finished = len(done)
         for subject, group in groups.items():
             todo = [r for r in group if r["id"] not in done]
-            if not todo:
-                continue
-            todo_texts = [texts[r["id"]] for r in todo]
-            for row, text, scored in zip(todo, todo_texts, _score_texts(scorer, todo, todo_texts, settings, labels, batch, max_new_tokens)):
-                sample = _sample(row, subject, text, scored, settings)
-                done[sample.id] = sample
-                sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
-            sink.flush()
-            finished += len(todo)
-            if progress:
-                progress(config, finished, len(mine))
+            if batch > 1:  # similar lengths pad less
+                todo.sort(key=lambda r: len(texts[r["id"]]))
+            size = batch if batch > 1 or settings.demos == "translate" else PREFIX_CHUNK
+            for start in range(0, len(todo), size):
+                chunk = todo[start : start + size]
+                chunk_texts = [texts[r["id"]] for r in chunk]
+                scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0), max_new_tokens)
+                samples = [_sample(row, subject, text, one, key) for row, text, one in zip(chunk, chunk_texts, scored)]
+                append(samples)
+                done.update((sample.id, sample) for sample in samples)
+                finished += len(chunk)
+                if progress:
+                    progress(config, finished, len(mine))
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
         prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": accuracy([x.correct for x in ordered])},
-        per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings),
-        dtype=loaded.dtype, device=loaded.device, tokenizer=loaded.tokenizer_source,
+        per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings, dataset_hash),
+        dtype=loaded.dtype, device=loaded.device, tokenizer=loaded.tokenizer_source, dataset_hash=dataset_hash, run_key=key,
     )
-    if shard.is_main:
-        if shard.world > 1:
-            (folder / SAMPLES_FILE).write_text("".join(json.dumps(asdict(x), ensure_ascii=False) + "\n" for x in ordered), encoding="utf-8")
-        write_results(folder, result)
-    barrier(shard)
-    if shard.is_main:
-        for path in folder.glob("samples.rank*.jsonl"):
-            path.unlink()
+    _finish(folder, ordered, result, shard)
     return result
 
 
-def _sample_files(folder: Path) -> list[Path]:
-    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
+def _finish(folder: Path, samples: list[Any], result: RunResult, shard) -> None:
+    """Rank 0 writes samples.jsonl in row order (whatever order they were scored in), then results.json."""
+    barrier(shard)
+    if shard.is_main:
+        write_samples(folder, samples)
+        for path in folder.glob("samples.rank*.jsonl"):
+            path.unlink()
+        write_results(folder, result)
+    barrier(shard)
+
+
+def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:
+    """(content hash of the local files read, resume key): a sample is reused only under the same key."""
+    read = [config] + ([SOURCE_LANGUAGE] if settings.shots and settings.demos in ("english", "translate") else [])
+    dataset_hash = data.content_hash(dataset, read) if data.is_local(dataset) else None
+    key = resume_key(
+        model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__
+    )
+    return dataset_hash, key
 
 
 def _prompt_texts(rows, demos, config, settings, labels, tokenizer=None) -> list[str]:
@@ -371,12 +388,21 @@ def _prompt_texts(rows, demos, config, settings, labels, tokenizer=None) -> list
     return texts
 
 
-def _score_texts(scorer, rows, texts, settings, labels, batch, max_new_tokens=None) -> list[Scored]:
+def _translate_budgets(scorer, rows, settings, labels) -> dict[str, int]:
+    """Harness translate-then-answer: tokens a subject's model may write, twice its longest query, from all its rows."""
+    if settings.demos != "translate" or settings.protocol == protocols.STUDY:
+        return {}
+    return {
+        subject: 2 * max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in group) + 16
+        for subject, group in _group_by_subject(rows).items()
+    }
+
+
+def _score_texts(scorer, texts, settings, batch, budget, max_new_tokens=None) -> list[Scored]:
     if settings.demos == "translate" and settings.protocol == protocols.STUDY:
         return scorer.answer_by_generation(texts, max_new_tokens or protocols.STUDY_TRANSLATE_TOKENS)
     if settings.demos == "translate":
-        budget = max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in rows)
-        return scorer.score_after_translation(texts, max_new_tokens=max_new_tokens or 2 * budget + 16)
+        return scorer.score_after_translation(texts, max_new_tokens=max_new_tokens or budget)
     return _score(scorer, texts, batch)
 
 
@@ -391,11 +417,11 @@ def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
     return [scored[i] for i in range(len(texts))]
 
 
-def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored, settings: PromptSettings) -> Sample:
+def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored, key: str) -> Sample:
     return Sample(
         id=row["id"], subject=subject, prompt_hash=prompt_hash(text), probs=scored.probs, logprobs=scored.logprobs,
         prediction=scored.prediction, target=int(row["answer"]), correct=scored.prediction == int(row["answer"]),
-        generation=scored.generation, settings=settings.fingerprint(),
+        generation=scored.generation, run_key=key,
     )
 
 

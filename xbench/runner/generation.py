@@ -8,6 +8,7 @@ scripts score 0; ``rouge_tokenizer="unicode"`` splits on Unicode letters and dig
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,7 @@ class GenerationSample:
     rougeL_recall: float
     prompt_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    run_key: str = ""  # as Sample.run_key: xbench eval resumes only samples of the same key
 
 
 def score_pairs(records: Iterable[dict[str, Any]], tokenizer: str = "default") -> list[GenerationSample]:
@@ -83,17 +85,20 @@ def rouge_metrics(samples: list[GenerationSample]) -> dict[str, Metric]:
 
 
 def write_samples(path: Path, samples: list[GenerationSample]) -> None:
-    with open(path, "w", encoding="utf-8") as sink:
-        for sample in samples:
-            sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+    from xbench.runner.results import replace_text
+
+    replace_text(path, "".join(json.dumps(asdict(sample), ensure_ascii=False) + "\n" for sample in samples))
 
 
 def read_generations(path: Path) -> list[dict[str, Any]]:
     records = []
-    for number, record in iter_jsonl(path):
-        if not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
-            raise InputError(f"{path}: line {number}: needs string fields 'generation' and 'reference'")
-        records.append(record)
+    try:
+        for number, record in iter_jsonl(path):
+            if not all(isinstance(record.get(k), str) for k in ("generation", "reference")):
+                raise InputError(f"{path}: line {number}: needs string fields 'generation' and 'reference'")
+            records.append(record)
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text (byte {err.start} of a line: {err.reason}); save it as UTF-8") from None
     if not records:
         raise InputError(f"{path}: no generations")
     return records
@@ -128,17 +133,19 @@ def generate_greedy(
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):
     """``xbench score tofu``: results.json and samples.jsonl for generations made elsewhere."""
-    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, signature, write_results
+    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, check_out_folder, signature, write_results
 
     path, out = Path(path), Path(out)
+    check_out_folder(out)
     samples = score_pairs(read_generations(path), rouge_tokenizer)
     out.mkdir(parents=True, exist_ok=True)
     write_samples(out / SAMPLES_FILE, samples)
     settings = PromptSettings(0, "none", "-", "none", f"external|rouge:{rouge_tokenizer}")
+    file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     result = RunResult(
         model=model, model_revision=None, dataset=str(path), dataset_revision=None, config=path.stem, split="-",
         prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(str(path), path.stem, settings),
+        signature=signature(str(path), path.stem, settings, file_hash), dataset_hash=file_hash,
     )
     write_results(out, result)
     return result

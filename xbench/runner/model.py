@@ -13,6 +13,7 @@ from typing import Any
 from xbench.errors import InputError, XbenchError
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
 
 
 @dataclass
@@ -39,8 +40,15 @@ def resolve_device(device: str) -> str:
     torch = require_torch()
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    kind, colon, index = device.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (colon and (kind != "cuda" or not index.isdigit())):
+        raise InputError(f"--device {device}: unknown device; choose from {DEVICES}")
+    if kind == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {device}: no CUDA device is available")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise InputError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"--device {device}: no Apple MPS device is available")
     return device
 
 
@@ -109,3 +117,33 @@ def load_model(
     loaded.eval()
     revision = getattr(loaded.config, "_commit_hash", None)
     return LoadedModel(loaded, tokenizer_, model, revision, device, str(torch_dtype).removeprefix("torch."), tokenizer)
+
+
+def model_fingerprint(loaded: LoadedModel) -> dict[str, Any]:
+    """What besides the prompt decides a prediction: the model and its revision, its dtype, its tokenizer.
+
+    A local model folder or ``.gguf`` file has no revision: the size and modification time of
+    its files stand in for one, so weights saved again into the same folder count as another model.
+    """
+    path = Path(loaded.name).expanduser()
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+    return {
+        "model": loaded.name,
+        "revision": loaded.revision,
+        "dtype": loaded.dtype,
+        "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files],
+        "tokenizer": tokenizer_fingerprint(loaded.tokenizer),
+    }
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str | None:
+    """sha256 of the tokenizer's full definition (vocabulary, merges, normalisation, special tokens, chat template)."""
+    if tokenizer is None:
+        return None
+    import hashlib
+    import json
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    definition = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    extra = [type(tokenizer).__name__, getattr(tokenizer, "chat_template", None), getattr(tokenizer, "add_bos_token", None), str(tokenizer.special_tokens_map)]
+    return hashlib.sha256((definition + json.dumps(extra, default=str)).encode("utf-8")).hexdigest()

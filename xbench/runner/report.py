@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from xbench.errors import InputError
+from xbench.errors import InputError, XbenchError
 from xbench.formats import FORMATS
 from xbench.languages import SOURCE_LANGUAGE
 from xbench.runner.results import RESULTS_FILE, RunResult, load_results
@@ -73,8 +73,19 @@ def split_config(config: str) -> tuple[str, str]:
     return (lang, fmt) if fmt in FORMATS else (config, config)
 
 
+def check_plot_target(out: Path) -> None:
+    """Before any work: matplotlib is installed and ``out`` can be a folder."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise XbenchError('--plots needs matplotlib: pip install ".[run]" (or pip install matplotlib)') from None
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--plots: {out} is a file; give a folder for the plots")
+
+
 def plot(results: list[RunResult], out: Path) -> list[Path]:
     """accuracy.png (per format, grouped by language) and gap.png (accuracy minus English), per model."""
+    check_plot_target(out)
     import matplotlib
 
     matplotlib.use("Agg")

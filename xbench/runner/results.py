@@ -10,11 +10,16 @@ import hashlib
 import importlib.metadata
 import json
 import math
+import os
 import subprocess
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from xbench import __version__
+from xbench.errors import InputError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -35,10 +40,6 @@ class PromptSettings:
     chat_template: bool = False  # the prompt went through the tokenizer's chat template
     system_prompt: str | None = None
 
-    def fingerprint(self) -> str:
-        """A short stable hash of every field: samples scored under other settings are not reused."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode("utf-8")).hexdigest()[:16]
-
 
 @dataclass
 class Sample:
@@ -51,7 +52,7 @@ class Sample:
     target: int
     correct: bool
     generation: str | None = None  # translate-then-answer demos only
-    settings: str = ""  # PromptSettings.fingerprint() of the run that scored it
+    run_key: str = ""  # resume_key() of the run that scored it; only samples of the same key are resumed
 
 
 @dataclass
@@ -77,6 +78,8 @@ class RunResult:
     dtype: str = ""
     device: str = ""
     tokenizer: str | None = None  # --tokenizer, when not the model's own
+    dataset_hash: str | None = None  # data.content_hash() of the local files read; None for a Hub id
+    run_key: str = ""
     schema_version: int = SCHEMA_VERSION
     xbench_version: str = __version__
     git_commit: str | None = field(default_factory=lambda: git_commit())
@@ -94,13 +97,14 @@ class RunResult:
         return cls(**data)
 
 
-def signature(dataset: str, config: str, prompt: PromptSettings) -> str:
+def signature(dataset: str, config: str, prompt: PromptSettings, dataset_hash: str | None = None) -> str:
     name = Path(dataset).name if Path(dataset).exists() else dataset
+    data = f"|data:{dataset_hash[:12]}" if dataset_hash else ""
     extra = f"|protocol:{prompt.protocol}" if prompt.protocol != "-" else ""
     extra += "|chat:1" if prompt.chat_template else ""
     extra += f"|sys:{prompt_hash(prompt.system_prompt)[:8]}" if prompt.system_prompt else ""
     return (
-        f"xbench:{name}|cfg:{config}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
+        f"xbench:{name}|cfg:{config}{data}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
         f"|instr:{prompt.instruction}|strategy:{prompt.strategy}{extra}|v:{__version__}"
     )
 
@@ -144,30 +148,109 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def read_samples(path: Path) -> list[Sample]:
+def read_samples(path: Path, kind: type = Sample) -> list[Any]:
+    """The samples of a samples.jsonl (``kind``: Sample, or GenerationSample for generation runs)."""
     if not path.is_file():
         return []
     samples = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             try:
-                samples.append(Sample(**json.loads(line)))
+                samples.append(kind(**json.loads(line)))
             except (json.JSONDecodeError, TypeError):
                 break  # a line cut by a crash: everything before it is kept
     return samples
 
 
+def resume_key(**parts: Any) -> str:
+    """A short hash of everything that can change a prediction; a sample is resumed only under the same key.
+
+    Dataclasses enter whole, so a setting added to the prompt settings is part of the key
+    without being listed here.
+    """
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=_plain)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return value.as_posix()
+    raise TypeError(f"resume_key: cannot hash a {type(value).__name__}")
+
+
+def sample_files(folder: Path) -> list[Path]:
+    """samples.jsonl and the per-rank files of an interrupted distributed run."""
+    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
+
+
+def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, Any]], kind: type = Sample, answer: str = "target") -> dict[str, Any]:
+    """Samples already in ``folder`` that this run would score the same way.
+
+    ``wanted``: {id: (prompt hash, expected answer)} of the rows to score. A sample is kept only
+    if it was scored under ``key`` for the same prompt and answer (its ``answer`` field);
+    anything else is scored again.
+    """
+    found = {s.id: s for path in sample_files(folder) for s in read_samples(path, kind)}
+    return {i: s for i, s in found.items() if s.run_key == key and wanted.get(i) == (s.prompt_hash, getattr(s, answer))}
+
+
+def _line(sample: Any) -> str:
+    return json.dumps(asdict(sample), ensure_ascii=False) + "\n"
+
+
+@contextmanager
+def sample_log(path: Path, kept: Iterable[Any]) -> Iterator[Callable[[Iterable[Any]], None]]:
+    """Samples written as they are scored: ``path`` is replaced by ``kept``, then each batch is appended and flushed.
+
+    A crash loses at most the batch being scored; a line it cuts is dropped when resuming.
+    """
+    replace_text(path, "".join(_line(s) for s in kept))
+    with open(path, "a", encoding="utf-8") as sink:
+
+        def append(samples: Iterable[Any]) -> None:
+            sink.writelines(_line(s) for s in samples)
+            sink.flush()
+
+        yield append
+
+
+def write_samples(folder: Path, samples: Iterable[Any]) -> Path:
+    """The finished samples.jsonl, in row order, replacing the log atomically."""
+    path = folder / SAMPLES_FILE
+    replace_text(path, "".join(_line(s) for s in samples))
+    return path
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, then an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_out_folder(out: Path) -> None:
+    """--out must be a folder, or creatable as one, before any model is loaded."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file; give a folder for the run")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"--out: {existing} is a file, so {out} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out: {existing} is not writable")
+
+
 def write_results(folder: Path, result: RunResult) -> Path:
     path = folder / RESULTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    replace_text(path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
 def load_results(path: Path) -> RunResult:
-    from xbench.errors import InputError
-
     try:
         return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
