@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench.errors import InputError, XbenchError
+from xbench.formats import check_config_name
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
 from xbench.runner import prompts
@@ -117,6 +118,8 @@ def evaluate(
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
+    for config in configs:  # each becomes a folder under --out
+        check_config_name(config, f"{dataset}: config")
     loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=local_device() or device, device_map=device_map)
     scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
     batch = _batch_size(batch_size, loaded.device)
