@@ -81,7 +81,17 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 _check_text(record, f"{path}: line {number}")
                 yield number, record
         except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text{f' (after line {number})' if number else ''}") from None
+            raise InputError(f"{path}: line {_first_undecodable_line(path)}: not UTF-8 text") from None
+
+
+def _first_undecodable_line(path: Path) -> int:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def _check_text(record: Any, where: str) -> None:
