@@ -196,6 +196,9 @@ class DeepTranslatorEngine:
         try:
             client = cls(source=get_language(source).code_for(self.name), target=get_language(target).code_for(self.name), **self._kwargs)
             packed = client.translate(PACK_SEPARATOR.join(texts))
+        except (dt_errors.AuthorizationException, dt_errors.ApiKeyException):  # their message quotes the key
+            keys = ", ".join(self.spec.env.values())
+            raise EngineError(f"{self.name}: the API key was refused; check {keys}") from None
         except (dt_errors.TooManyRequests, dt_errors.RequestError, dt_errors.ServerException) as err:
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
         except (dt_errors.LanguageNotSupportedException, dt_errors.InvalidSourceOrTargetLanguage):
@@ -206,6 +209,8 @@ class DeepTranslatorEngine:
             raise EngineError(f"{self.name}: {type(err).__name__}: {str(getattr(err, 'message', ''))[:200]}".rstrip(": ")) from None
         except OSError as err:  # requests' ConnectionError and Timeout derive from OSError
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
+        except Exception as err:  # an engine's own error type; its message may quote the request (scrubbed)
+            raise EngineError(f"{self.name}: {type(err).__name__}: {str(err)[:200]}") from None
         if not isinstance(packed, str):
             raise PackMismatchError(f"{self.name} returned no text")
         return split_pack(packed, len(texts))
