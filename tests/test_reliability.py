@@ -238,3 +238,35 @@ def test_kill_9_then_rerun_gives_the_same_bytes_and_no_leftovers(tmp_path, mmlu_
     xbench.build("mmlu_mixup", out=out, cache=cache, **build)
     assert [p.name for p in tmp_path.iterdir() if ".xbench-" in p.name] == []
     assert _files(tmp_path / "clean") == {k: v for k, v in _files(out).items() if not k.startswith("runs")}
+
+
+def test_a_hung_apertium_process_is_killed_at_its_deadline(tmp_path):
+    from xbench.translation import ApertiumEngine
+
+    fake = tmp_path / "apertium"
+    fake.write_text('#!/bin/sh\nif [ "$1" = "-l" ]; then echo eng-spa; exit 0; fi\nexec sleep 1000\n')
+    fake.chmod(0o755)
+    engine = ApertiumEngine(str(fake))
+    engine.timeout = 0.3
+    with pytest.raises(TransientEngineError, match="apertium eng-spa did not answer within 0.3s"):
+        engine.translate_batch(["cat"], "en", "es")
+
+
+def test_builds_stage_beside_out_not_in_the_temp_folder(tmp_path, mmlu_source, cache_path, monkeypatch):
+    import tempfile
+
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked))  # a temp folder on another filesystem, or none at all
+    xbench.build("mmlu_mixup", out=tmp_path / "o", source=str(mmlu_source), translator=FakeEngine(), cache=cache_path, langs="fr", formats="full")
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["README.md", "build_report.json", "en", "fr_full"]
+
+
+def test_eval_refuses_a_config_name_that_is_a_path(tmp_path, monkeypatch):
+    from xbench.errors import InputError
+    from xbench.runner import evaluate as ev
+
+    monkeypatch.setattr(ev, "available_configs", lambda dataset: ["en", ".."])
+    with pytest.raises(InputError, match=r"config: '\.\.' is not a valid config name"):
+        ev.evaluate("no-model", "some/dataset", out=tmp_path / "run", configs=[".."])
+    assert not (tmp_path / "run").exists()
