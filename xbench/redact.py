@@ -61,17 +61,23 @@ def hub_token(token: str | None = None) -> str | None:
     return token
 
 
-class _ScrubbingRecord(logging.LogRecord):
-    def getMessage(self) -> str:  # noqa: N802 (logging's name)
-        return scrub(super().getMessage())
-
-
 def install() -> None:
     """Scrub every log record and warning of this process (the CLI calls this once)."""
     global _installed
     if _installed:
         return
     _installed = True
-    logging.setLogRecordFactory(_ScrubbingRecord)
+    make_record = logging.getLogRecordFactory()
+
+    def scrubbed_record(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's to report, unchanged
+            return record
+        record.msg, record.args = scrub(message), None
+        return record
+
+    logging.setLogRecordFactory(scrubbed_record)
     plain = warnings.formatwarning
     warnings.formatwarning = lambda *args, **kwargs: scrub(plain(*args, **kwargs))
