@@ -463,8 +463,7 @@ def _install(staging: Path, target: Path, entries: list[str]) -> None:
     killed half-way through still owns (and a rerun replaces) each config it had written.
     """
     if not target.exists():
-        staging.rename(target)  # one atomic step; staging is left behind empty-handed
-        staging.mkdir()
+        staging.rename(target)  # one atomic step
         return
     for name in entries:
         new, current = staging / name, target / name

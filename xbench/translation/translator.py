@@ -259,29 +259,21 @@ class Translator:
                 left_ok, left_bad = self._send(engine, units[:middle], source, target, stats)
                 right_ok, right_bad = self._send(engine, units[middle:], source, target, stats)
                 return {**left_ok, **right_ok}, {**left_bad, **right_bad}
-            except TransientEngineError as err:
+            except (TransientEngineError, TimeoutError, ConnectionError) as err:  # the latter two from custom engines
                 attempt += 1
                 if attempt > self.max_retries:
-                    return {}, {unit: f"{err} (gave up after {self.max_retries} retries)" for unit in units}
+                    reason = str(err) if isinstance(err, TransientEngineError) else f"{engine.name}: {type(err).__name__}"
+                    return {}, {unit: f"{reason} (gave up after {self.max_retries} retries)" for unit in units}
                 with self._lock:
                     stats.retries += 1
                     delay = self.backoff * 2 ** (attempt - 1) * (1 + self._jitter.random())
                 self.sleep(delay)
             except EngineError as err:
                 return {}, {unit: str(err) for unit in units}
-            except (TimeoutError, ConnectionError) as err:  # a custom engine's transient failure, retried
-                attempt += 1
-                if attempt > self.max_retries:
-                    return {}, {unit: f"{engine.name}: {type(err).__name__} (gave up after {self.max_retries} retries)" for unit in units}
-                with self._lock:
-                    stats.retries += 1
-                    delay = self.backoff * 2 ** (attempt - 1) * (1 + self._jitter.random())
-                self.sleep(delay)
             except Cancelled:
                 raise
             except Exception as err:  # a third-party engine failing in its own way is not retried
                 return {}, {unit: f"{engine.name}: {type(err).__name__}: {err}" for unit in units}
-
 
     def _call(self, engine: Engine, units: list[str], source: str, target: str) -> object:
         """``engine.translate_batch`` with a deadline; a stuck call is left behind in its daemon thread."""
@@ -297,15 +289,14 @@ class Translator:
 
         thread = threading.Thread(target=run, name=f"xbench-{engine.name}", daemon=True)
         thread.start()
-        waited = 0.0
+        give_up = time.monotonic() + deadline
         while thread.is_alive():
             if self._cancel.is_set():
                 raise Cancelled()
-            if waited >= deadline:
+            left = give_up - time.monotonic()
+            if left <= 0:
                 raise TransientEngineError(f"{engine.name}: no answer within {deadline:.3g}s")
-            step = min(_POLL_S, max(deadline - waited, 0.001))
-            thread.join(step)
-            waited += step
+            thread.join(min(_POLL_S, left))
         if "error" in box:
             raise box["error"]  # type: ignore[misc]
         return box.get("output")
