@@ -154,6 +154,10 @@ def test_rebuild_replaces_only_what_the_build_owns(tmp_path, mmlu_source, cache_
     assert (out / "runs" / "results.json").read_text() == "{}" and (out / "notes.txt").read_text() == "mine"
     assert (out / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if ".xbench-" in p.name]
+    (out / "fr_full" / "notes.txt").write_text("mine too")
+    with pytest.raises(InputError, match="fr_full/notes.txt exists and was not written by xbench"):
+        run_build(out, mmlu_source, cache_path, langs="fr,de", formats="full,gt_option")
+    assert (out / "fr_full" / "notes.txt").read_text() == "mine too"
 
 
 def test_hendrycks_csv_and_single_file_sources(tmp_path, cache_path):

@@ -39,6 +39,7 @@ from xbench.translation.translator import Outcome
 
 REPORT_FILE = "build_report.json"
 CARD_FILE = "README.md"
+_SHARD = re.compile(r"[A-Za-z0-9_.-]+-\d{5}-of-\d{5}\.parquet")  # what a build writes in a config folder
 
 
 @dataclass
@@ -212,6 +213,7 @@ def _check_target(target: Path, configs: list[str], source: str | None) -> None:
             "build them again in the same command (add their languages/formats), choose another --out, or move them away"
         )
     foreign = [name for name in configs if (target / name).exists() and name not in owned]
+    foreign += [str(Path(name) / p.name) for name in owned if (target / name).is_dir() for p in (target / name).iterdir() if not _SHARD.fullmatch(p.name)]
     if foreign:
         raise InputError(f"--out: {target / foreign[0]} exists and was not written by xbench; move it away or choose another --out")
 
