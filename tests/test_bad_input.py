@@ -72,7 +72,7 @@ def _corrupt_cache(tmp: Path) -> Path:
 
 def _file(tmp: Path, name: str = "a_file") -> Path:
     path = tmp / name
-    path.write_text("x")
+    path.write_text("\n  \n" if name.endswith(".txt") else "x")
     return path
 
 
@@ -105,6 +105,7 @@ CASES = [
     ("blank lines only", lambda t, s: ["build", "mmlu_mixup", "--source", _mmlu(t, "b", "\n  \n\n"), *PSEUDO], 2, "no rows in split test"),
     ("0-row parquet", lambda t, s: ["build", "mmlu_mixup", "--source", _empty_parquet(t), *PSEUDO], 2, "no rows in split test"),
     ("empty quiz", lambda t, s: ["build", "hp_quiz", "--source", _quiz(t), "--langs", "fr", *PSEUDO], 2, "no rows in split test"),
+    ("blank wikitext", lambda t, s: ["build", "wikitext_mixed", "--source", _file(t, "wiki.txt"), *PSEUDO], 2, "no documents in the train split"),
     ("lone surrogate in a source", lambda t, s: ["build", "mmlu_mixup", "--source", _mmlu(t, "u", json.dumps({**MMLU_TEST[0], "question": "\ud800"}) + "\n"), *PSEUDO], 2, "test.jsonl: line 1: a string holds a lone surrogate"),
     ("out parent is a file", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--out", _file(t) / "o", *PSEUDO], 2, "is a file, not a folder"),
     ("out is the current folder", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--out", ".", *PSEUDO], 2, "--out .: give the build its own folder"),

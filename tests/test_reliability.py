@@ -143,6 +143,13 @@ def test_pseudo_output_is_never_served_to_another_chain(tmp_path, mmlu_source, c
         xbench.build("mmlu_mixup", out=tmp_path / "b", source=str(mmlu_source), translator="memory", cache=cache_path, langs="fr", formats="full")
 
 
+def test_a_blank_cache_entry_is_a_miss_not_a_blank_option(tmp_path):
+    cache = TranslationCache(tmp_path / "c.sqlite")
+    cache.store("curated", "en", "fr", [("cat", "  ")])  # as an older `translations import` let in
+    outcome = Translator([xbench.translation.create_engine("memory", cache)], cache).translate(["cat"], "en", "fr")
+    assert outcome.translations == {} and list(outcome.failed) == ["cat"]
+
+
 def test_deleting_the_cache_during_a_build_is_an_error(tmp_path, mmlu_source, cache_path):
     class Deleting(FakeEngine):
         def translate_batch(self, texts, source, target):

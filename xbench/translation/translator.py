@@ -152,6 +152,7 @@ class Translator:
                 hits = {}
             else:
                 hits = {t: (tr, engine.name) for t, tr in self.cache.lookup(engine.name, source, target, remaining).items()}
+            hits = {t: hit for t, hit in hits.items() if hit[0].strip()}  # a blank entry (an old import) is a miss
             stats.cache_hits += len(hits)
             self._count_engines(stats, hits.values())
             done.update(hits)
