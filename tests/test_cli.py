@@ -103,13 +103,16 @@ def test_failed_translation_exits_1_with_next_steps(tmp_path, mmlu_source, cache
 
 
 def test_translations_import_export_and_memory_build(tmp_path, mmlu_source, cache_path):
-    result = invoke("build", "mmlu_mixup", "--source", mmlu_source, "--translator", "pseudo", "--langs", "fr", "--formats", "full", "--out", tmp_path / "a", "--cache", cache_path)
-    assert result.exit_code == 0
+    from conftest import FakeEngine
+
+    from xbench.pipeline import build
+
+    build("mmlu_mixup", source=str(mmlu_source), translator=FakeEngine(), langs="fr", formats="full", out=tmp_path / "a", cache=cache_path)
     exported = tmp_path / "tm.jsonl"
     result = invoke("translations", "export", exported, "--cache", cache_path, "--target-lang", "fr")
     assert result.exit_code == 0 and "exported" in result.output
     entries = [json.loads(line) for line in exported.read_text().splitlines()]
-    assert entries[0] == {"source_lang": "en", "target_lang": "fr", "source": "What is 2 + 2?", "target": "[fr] What is 2 + 2?", "engine": "pseudo"}
+    assert entries[0] == {"source_lang": "en", "target_lang": "fr", "source": "What is 2 + 2?", "target": "<fr>What is 2 + 2?", "engine": "fake"}
     other = tmp_path / "other.sqlite"
     assert invoke("translations", "import", exported, "--cache", other).exit_code == 0
     result = invoke("build", "mmlu_mixup", "--source", mmlu_source, "--translator", "memory", "--langs", "fr", "--formats", "full", "--out", tmp_path / "b", "--cache", other)

@@ -8,7 +8,7 @@ from conftest import MMLU_DEV, MMLU_TEST, FakeEngine, write_jsonl
 from datasets import get_dataset_config_names, load_dataset
 
 import xbench
-from xbench.errors import TranslationFailed
+from xbench.errors import InputError, TranslationFailed
 
 ALL_FORMATS = ["full", "question", "options", "question_gt", "gt_option", "one_wrong", "three_wrong"]
 
@@ -139,11 +139,25 @@ def test_allow_untranslated_keeps_english_and_marks_the_cells(tmp_path, mmlu_sou
     assert "`fr_full`: 1" in (out / "README.md").read_text()
 
 
-def test_rebuild_replaces_an_earlier_build(tmp_path, mmlu_source, cache_path):
+def test_rebuild_replaces_only_what_the_build_owns(tmp_path, mmlu_source, cache_path):
     out = tmp_path / "out"
     run_build(out, mmlu_source, cache_path, langs="fr", formats="full")
-    run_build(out, mmlu_source, cache_path, langs="de", formats="gt_option")
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["de_gt_option", "en"]
+    (out / "runs").mkdir()
+    (out / "runs" / "results.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    before = (out / "fr_full" / "test-00000-of-00001.parquet").read_bytes()
+    with pytest.raises(InputError, match=r"holds configs of an earlier build that this one does not write \(fr_full\); build them again"):
+        run_build(out, mmlu_source, cache_path, langs="de", formats="gt_option")
+    assert (out / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == before
+    run_build(out, mmlu_source, cache_path, langs="fr,de", formats="full,gt_option")
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "build_report.json", "de_full", "de_gt_option", "en", "fr_full", "fr_gt_option", "notes.txt", "runs"]
+    assert (out / "runs" / "results.json").read_text() == "{}" and (out / "notes.txt").read_text() == "mine"
+    assert (out / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if ".xbench-" in p.name]
+    (out / "fr_full" / "notes.txt").write_text("mine too")
+    with pytest.raises(InputError, match="fr_full/notes.txt exists and was not written by xbench"):
+        run_build(out, mmlu_source, cache_path, langs="fr,de", formats="full,gt_option")
+    assert (out / "fr_full" / "notes.txt").read_text() == "mine too"
 
 
 def test_hendrycks_csv_and_single_file_sources(tmp_path, cache_path):

@@ -18,6 +18,8 @@ from xbench.languages import SOURCE_LANGUAGE
 
 # (text, language) -> (translation, engine), or None when the text stayed untranslated.
 Lookup = Callable[[str, str], "tuple[str, str] | None"]
+# (cell, language) -> (translation, engine): a row's own translation of one cell, by position.
+CellLookup = Callable[[str, str], "tuple[str, str] | None"]
 Row = dict[str, Any]
 ORIGINAL = "original"
 
@@ -25,15 +27,16 @@ ORIGINAL = "original"
 class CellTranslator:
     """Shows cells in a language through a lookup, recording provenance and what stayed English."""
 
-    def __init__(self, lookup: Lookup):
+    def __init__(self, lookup: Lookup, own: CellLookup | None = None):
         self.lookup = lookup
+        self.own = own
         self.untranslated: list[str] = []
         self.engines: set[str] = set()
 
     def show(self, text: str, lang: str, cell: str) -> str:
         if lang == SOURCE_LANGUAGE:
             return text
-        found = self.lookup(text, lang)
+        found = (self.own(cell, lang) if self.own else None) or self.lookup(text, lang)
         if found is None:
             self.untranslated.append(cell)
             return text
@@ -52,10 +55,14 @@ def mc_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any
     yield from zip(row["choices"], choice_langs)
 
 
-def mix_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any]) -> Row:
-    """The row as shown in ``spec``: cells replaced by their translations, with provenance."""
+def mix_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any], own: CellLookup | None = None) -> Row:
+    """The row as shown in ``spec``: cells replaced by their translations, with provenance.
+
+    ``own`` answers first, by cell name (``question``, ``choices[2]``), for rows that carry
+    their own translations.
+    """
     question_lang, choice_langs = spec.cell_languages(row["id"], row["answer"], seed)
-    cells = CellTranslator(lookup)
+    cells = CellTranslator(lookup, own)
     mixed = dict(row)
     mixed["question"] = cells.show(row["question"], question_lang, "question")
     mixed["choices"] = [cells.show(c, lang, f"choices[{i}]") for i, (c, lang) in enumerate(zip(row["choices"], choice_langs))]

@@ -35,13 +35,16 @@ def _exit_codes(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def run(*args, **kwargs):
+        from xbench.redact import install
+
+        install()  # secrets scrubbed from every log record and warning of the command
         try:
             return command(*args, **kwargs)
         except XbenchError as err:
             err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
-            err_console.print("interrupted: nothing was written; the translation cache keeps finished work")
+            err_console.print("interrupted: nothing was written (an existing --out is as it was); the translation cache keeps finished work")
             raise typer.Exit(130) from None
 
     return run

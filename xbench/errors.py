@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from xbench.redact import scrub
+
 
 class XbenchError(Exception):
-    """Base class for every error xbench raises on purpose."""
+    """Base class for every error xbench raises on purpose; its message never carries a secret."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *args: object):
+        super().__init__(scrub(str(message)), *args)
 
 
 class InputError(XbenchError):
@@ -36,4 +41,4 @@ class TranslationFailed(XbenchError):
 
     def __init__(self, message: str, failed: list[tuple[str, str]]):
         super().__init__(message)
-        self.failed = failed
+        self.failed = [(text, scrub(error)) for text, error in failed]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass
 
 from xbench.errors import InputError
@@ -101,6 +102,16 @@ def _translated_options(selector: str, answer: int, rng: random.Random) -> set[i
     if selector == "one_wrong":
         return {rng.choice(wrong)}
     return set()
+
+
+_CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def check_config_name(name: str, origin: str = "config name") -> str:
+    """A config name becomes a folder name: letters, digits, ``_ - .``, never ``..`` or a path."""
+    if not isinstance(name, str) or not _CONFIG_NAME.fullmatch(name) or ".." in name:
+        raise InputError(f"{origin}: {name!r} is not a valid config name (letters, digits, '_', '-', '.'; no '..' or '/')")
+    return name
 
 
 def mixup_config_name(pool: tuple[str, ...]) -> str:

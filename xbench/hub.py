@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import re
 from pathlib import Path
 
 from xbench.errors import InputError, XbenchError
+from xbench.redact import hub_token
 
 _REPORT = "build_report.json"
+# The Hub's rules for a repo id (huggingface_hub.utils.validate_repo_id), and git's for a tag name.
+_REPO_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_BAD_TAG = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$")
 
 
 def push(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False, token: str | None = None, api=None) -> str:
@@ -15,13 +19,14 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not (folder / _REPORT).is_file():
         raise InputError(f"{folder}: not an xbench build folder (README.md and {_REPORT} expected)")
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise InputError(f"--repo: expected ORG/NAME, got {repo!r}")
+    check_repo_id(repo)
+    if revision is not None and (not revision or _BAD_TAG.search(revision)):
+        raise InputError(f"--revision: {revision!r} is not a valid tag name (no spaces, '..', '~^:?*[\\', leading '-' or '.')")
     if api is None:
         from huggingface_hub import HfApi
 
         api = HfApi()
-    token = token or os.environ.get("HF_TOKEN") or None
+    token = hub_token(token)  # stripped: a trailing newline from a secrets file is not part of it
     try:
         api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True, token=token)
         if revision and revision in {tag.name for tag in api.list_repo_refs(repo, repo_type="dataset", token=token).tags}:
@@ -40,10 +45,13 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
     except InputError:
         raise
     except Exception as err:
-        message = _scrub(f"{type(err).__name__}: {err}", token).splitlines()[0][:300]
+        message = (f"{type(err).__name__}: {err}".splitlines() or [""])[0][:300]
         raise XbenchError(f"push to {repo} failed ({message}); check the network and your token (HF_TOKEN or `hf auth login`)") from None
     return str(getattr(commit, "commit_url", commit))
 
 
-def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
+def check_repo_id(repo: str) -> None:
+    """ORG/NAME with the Hub's characters; ``..``, ``--`` and spaces are refused before any request."""
+    parts = repo.split("/")
+    if len(parts) != 2 or not all(_REPO_PART.fullmatch(p) for p in parts) or ".." in repo or "--" in repo or repo.endswith(".git"):
+        raise InputError(f"--repo: {repo!r} is not a valid repo id; expected ORG/NAME (letters, digits, '-', '_', '.')")

@@ -2,16 +2,25 @@
 
 Language by language: the unique segments a language needs (over all its formats and its
 share of mixup) are translated through the cache, then that language's configs are written,
-so memory does not grow with the number of languages. Output is built beside the target
-and renamed into place at the end: a failed or interrupted build leaves no half-written DIR.
+so memory does not grow with the number of languages.
+
+Output is built in a staging folder beside the target (same filesystem) and moved into place
+at the end, entry by entry: ``build_report.json`` (which lists the configs a build owns)
+first, then each config folder, then ``README.md``; an existing entry is swapped atomically
+(``renameat2(RENAME_EXCHANGE)`` on Linux). A rebuild replaces only what the earlier build
+owns; other files in the folder are never touched. A failed or interrupted build leaves the
+target as it was; staging folders of killed builds are removed by the next build.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,13 +31,15 @@ from xbench import __version__
 from xbench.builder import Family, Row
 from xbench.card import render_card
 from xbench.errors import InputError, XbenchError
-from xbench.formats import ConfigSpec, parse_formats, parse_pool, plan_configs
+from xbench.formats import ConfigSpec, check_config_name, parse_formats, parse_pool, plan_configs
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
 from xbench.translation import Engine, LanguageStats, TranslationCache, Translator, resolve_engines
 from xbench.translation.translator import Outcome
 
 REPORT_FILE = "build_report.json"
+CARD_FILE = "README.md"
+_SHARD = re.compile(r"[A-Za-z0-9_.-]+-\d{5}-of-\d{5}\.parquet")  # what a build writes in a config folder
 
 
 @dataclass
@@ -48,7 +59,6 @@ class BuildReport:
         return {
             "xbench_version": __version__,
             "dataset": self.dataset,
-            "out": self.out,
             "translator": self.translator,
             "seed": self.seed,
             "dry_run": self.dry_run,
@@ -105,14 +115,14 @@ def build(
         configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
     if family.config_name is not None:
         configs = [replace(spec, name=family.config_name(spec, options)) for spec in configs]
-    names = [spec.name for spec in configs]
+    names = [check_config_name(spec.name) for spec in configs]
     if len(set(names)) != len(names):
         raise InputError(f"--formats: {dataset} names configs by language only, so these formats collide ({', '.join(names)}); use --formats full")
     target = Path(out) if out is not None else None
     if target is None and not dry_run:
         raise InputError("--out: an output folder is required")
     if target is not None and not dry_run:
-        _check_target(target)
+        _check_target(target, names, source)
 
     own_cache = not isinstance(cache, TranslationCache)
     store = cache if isinstance(cache, TranslationCache) else TranslationCache(cache)
@@ -125,6 +135,9 @@ def build(
         if options.get("qa") and not dry_run:
             report.quality = estimate_quality(runner, options["qa"], _languages_in_order(configs))
         rows = family.load_source(source, split_names, options)  # streaming families read while writing
+        empty = [split for split, split_rows in rows.items() if not split_rows]
+        if empty:
+            raise InputError(f"--source {source or 'default'}: no rows in split {', '.join(empty)}; nothing to build")
         if family.streaming_plan is not None:
             _build_streaming(family, configs, split_names, seed, runner, report, target, allow_untranslated, on_config, options, dry_run)
         elif dry_run:
@@ -172,13 +185,55 @@ def _parse_splits(splits: str | list[str] | None, family: Family) -> tuple[str, 
     return names
 
 
-def _check_target(target: Path) -> None:
-    if target.exists() and target.is_file():
+def _check_target(target: Path, configs: list[str], source: str | None) -> None:
+    """Everything about ``--out`` that can be refused before any work is done."""
+    if target.name in ("", ".", "..") or target.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        raise InputError(f"--out {target}: give the build its own folder (e.g. --out build), not the current folder or one above it")
+    if target.is_file():
         raise InputError(f"--out: {target} is a file; choose a folder path")
-    if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / REPORT_FILE).exists())):
-        raise InputError(f"--out: {target} exists and is not an xbench build folder; choose another path")
     if not target.parent.exists():
         raise InputError(f"--out: parent folder {target.parent} does not exist")
+    if not target.parent.is_dir():
+        raise InputError(f"--out: {target.parent} is a file, not a folder")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out: cannot write in {target.parent} (permission denied); choose another path")
+    if source is not None and source != "sample" and Path(source).expanduser().exists():
+        where = Path(source).expanduser().resolve()
+        if where == target.resolve() or target.resolve() in where.parents:
+            raise InputError(f"--source {source} is inside --out {target}; move the source out or choose another --out")
+    if not target.is_dir():
+        return
+    owned = owned_configs(target)
+    if owned is None:
+        raise InputError(f"--out: {target} exists and is not an xbench build folder; choose another path")
+    dropped = sorted(set(owned) - set(configs))
+    if dropped:
+        raise InputError(
+            f"--out: {target} holds configs of an earlier build that this one does not write ({', '.join(dropped)}); "
+            "build them again in the same command (add their languages/formats), choose another --out, or move them away"
+        )
+    foreign = [name for name in configs if (target / name).exists() and name not in owned]
+    foreign += [str(Path(name) / p.name) for name in owned if (target / name).is_dir() for p in (target / name).iterdir() if not _SHARD.fullmatch(p.name)]
+    if foreign:
+        raise InputError(f"--out: {target / foreign[0]} exists and was not written by xbench; move it away or choose another --out")
+
+
+def owned_configs(folder: Path) -> list[str] | None:
+    """Configs an earlier build wrote into ``folder`` (from its build_report.json); None if not a build folder."""
+    report = folder / REPORT_FILE
+    if not report.exists():
+        return None if any(folder.iterdir()) else []
+    try:
+        configs = json.loads(report.read_text(encoding="utf-8")).get("configs", {})
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        raise InputError(f"--out: {report} is unreadable; move the folder away or choose another --out") from None
+    names = []
+    for name in configs if isinstance(configs, dict) else ():
+        try:
+            names.append(check_config_name(name))
+        except InputError:
+            continue  # a name xbench would not have written: not owned, never removed
+    return names
 
 
 def _languages_in_order(configs: list[ConfigSpec]) -> list[str]:
@@ -320,22 +375,76 @@ def _plan_streaming(family, configs, splits, seed, runner, report, options) -> N
         }
 
 
+SCRATCH = ".scratch"
+
+
+def _staging_pattern(target: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(target.name)}\.xbench-(\d+)-[0-9a-f]+")
+
+
 @contextmanager
 def _staging(target: Path) -> Iterator[tuple[Path, Path]]:
-    """A folder beside ``target`` to build in, and a scratch folder; the former is removed on failure."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.xbench-", dir=target.parent))
+    """A folder beside ``target`` (same filesystem) to build in, with a scratch folder inside; always removed.
+
+    Made with the user's umask. Staging folders left by killed builds (their process is gone)
+    are removed first.
+    """
+    _remove_stale_staging(target)
+    staging = target.parent / f".{target.name}.xbench-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        with tempfile.TemporaryDirectory(prefix="xbench-builder-") as scratch:
-            yield staging, Path(scratch)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as err:
+        raise InputError(f"--out: cannot create a folder in {target.parent} ({err.strerror}); choose another path") from None
+    try:
+        yield staging, staging / SCRATCH
+    except BaseException as err:
+        full = _disk_full(err)
+        if full is not None:
+            raise XbenchError(f"no space left on the device of {target.parent} ({full.strerror}); {target} was left as it was. Free space and rerun (translations are cached)") from None
         raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_stale_staging(target: Path) -> None:
+    pattern = _staging_pattern(target)
+    for entry in target.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_dir() and not _process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _disk_full(err: BaseException) -> OSError | None:
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _finish(family: Family, configs: list[ConfigSpec], report: BuildReport, staging: Path, target: Path) -> None:
-    (staging / "README.md").write_text(render_card(family, configs, report), encoding="utf-8")
+    empty = [f"{name}/{split}" for name, splits in report.configs.items() for split, n in splits.items() if n == 0]
+    if empty:
+        raise InputError(f"--source: no rows for {', '.join(empty)}; nothing to build")
+    (staging / CARD_FILE).write_text(render_card(family, configs, report), encoding="utf-8")
     (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _replace(staging, target)
+    shutil.rmtree(staging / SCRATCH, ignore_errors=True)
+    _install(staging, target, [REPORT_FILE, *report.configs, CARD_FILE])
 
 
 def _count_untranslated(folder: Path) -> int:
@@ -349,12 +458,41 @@ def _count_untranslated(folder: Path) -> int:
     return total
 
 
-def _replace(staging: Path, target: Path) -> None:
-    """Move the finished build into place; an older build there is removed only after."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.xbench-old-{os.getpid()}")
-        target.rename(old)
-    staging.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _install(staging: Path, target: Path, entries: list[str]) -> None:
+    """Move the finished build into place; what it replaces ends up in ``staging`` (removed after).
+
+    The report goes first: it lists every config the folder owns from then on, so a build
+    killed half-way through still owns (and a rerun replaces) each config it had written.
+    """
+    if not target.exists():
+        staging.rename(target)  # one atomic step
+        return
+    for name in entries:
+        new, current = staging / name, target / name
+        if current.exists():
+            _exchange(new, current)
+        else:
+            new.rename(current)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux); elsewhere two renames, with ``b`` absent for an instant."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_cwd = -100
+        if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(b))
+    parked = a.with_name(a.name + ".old")
+    b.rename(parked)
+    a.rename(b)
+    parked.rename(a)

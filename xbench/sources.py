@@ -25,13 +25,8 @@ def read_table(path: Path, *, header: bool = True) -> list[dict[str, Any]]:
     try:
         if suffix == ".parquet":
             frame = pl.read_parquet(path)
-        elif suffix == ".jsonl":
-            return [record for _, record in iter_jsonl(path)]
-        elif suffix == ".json":
-            records = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(records, list):
-                raise InputError(f"{path}: expected a JSON list of records")
-            return records
+        elif suffix in (".jsonl", ".json"):
+            return read_json_records(path)
         elif suffix == ".csv":
             frame = pl.read_csv(path, has_header=header, infer_schema=False, empty_string_is_null=False)
         else:
@@ -43,6 +38,28 @@ def read_table(path: Path, *, header: bool = True) -> list[dict[str, Any]]:
     return frame.to_dicts()
 
 
+def read_json_records(path: Path) -> list[dict[str, Any]]:
+    """A JSON list of objects or JSON Lines, whatever the extension (TOFU's ``.json`` files are JSON Lines)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096).lstrip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read ({_reason(err)})") from None
+    if not head.startswith("["):
+        return [record for _, record in iter_jsonl(path)]
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read ({_reason(err)})") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: invalid JSON at line {err.lineno} ({err.msg})") from None
+    if not isinstance(records, list):
+        raise InputError(f"{path}: expected a JSON list of records")
+    for number, record in enumerate(records, 1):
+        _check_text(record, f"{path}: record {number}")
+    return records
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a bad line is an InputError naming it."""
     try:
@@ -50,16 +67,45 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror})") from None
     with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+        number = 0
+        try:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
+                if not isinstance(record, dict):
+                    raise InputError(f"{path}: line {number}: expected a JSON object")
+                _check_text(record, f"{path}: line {number}")
+                yield number, record
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: line {_first_undecodable_line(path)}: not UTF-8 text") from None
+
+
+def _first_undecodable_line(path: Path) -> int:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path}: line {number}: expected a JSON object")
-            yield number, record
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def _check_text(record: Any, where: str) -> None:
+    """JSON can escape a lone surrogate (``"\\ud800"``), which no UTF-8 file or cache can store."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{where}: a string holds a lone surrogate (invalid Unicode escape)") from None
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, UnicodeDecodeError):
+        return f"not UTF-8 text at byte {err.start}"
+    return getattr(err, "strerror", None) or type(err).__name__
 
 
 def parse_answer(value: Any, where: str) -> int:

@@ -42,20 +42,20 @@ def hp_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mappi
     """Like any MC row, but a published quiz row shows its own translation of each cell.
 
     The same English option can be translated differently in two rows of the published quiz
-    (agreement, context); a per-text memory would keep only one of them.
+    (agreement, context); a per-text memory would keep only one of them. Cells are matched by
+    position, not text: two options (or the question and an option) can share their English.
     """
     published = row.get(PUBLISHED) or {}
 
-    def row_lookup(text: str, lang: str) -> tuple[str, str] | None:
+    def own(cell: str, lang: str) -> tuple[str, str] | None:
         cells = published.get(lang)
-        if cells is not None:
-            if text == row["question"]:
-                return cells["question"], ORIGINAL_ENGINE
-            if text in row["choices"]:
-                return cells["choices"][row["choices"].index(text)], ORIGINAL_ENGINE
-        return lookup(text, lang)
+        if cells is None:
+            return None
+        if cell == "question":
+            return cells["question"], ORIGINAL_ENGINE
+        return cells["choices"][int(cell.removeprefix("choices[").removesuffix("]"))], ORIGINAL_ENGINE
 
-    return mix_row({k: v for k, v in row.items() if k != PUBLISHED}, spec, seed, row_lookup, options)
+    return mix_row({k: v for k, v in row.items() if k != PUBLISHED}, spec, seed, lookup, options, own)
 
 
 def hp_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -127,13 +127,27 @@ def read_original(source: str) -> dict[str, list[dict[str, Any]]]:
         if "en" not in found:
             raise InputError(f"--source {path}: no English file (expected English.parquet, English.jsonl or English.csv)")
         return found
-    if source.count("/") != 1 or source.startswith((".", "/")):
+    if _path_like(source):
+        raise InputError(f"--source {source}: does not exist")
+    if source.count("/") != 1:
         raise InputError(f"--source {source}: not a file, a folder or a Hub id (ORG/NAME)")
     try:
         loaded = datasets.load_dataset(source)
     except Exception as err:  # network or missing repo
-        raise XbenchError(f"could not load {source} from the Hugging Face Hub ({type(err).__name__}); check the network or pass a local folder") from None
+        missing = f"there is no local file or folder {source}, and "
+        if "NotFound" in type(err).__name__:
+            raise InputError(f"--source {source}: does not exist ({missing}no such dataset on the Hub)") from None
+        raise XbenchError(f"--source {source}: {missing}it could not be loaded from the Hugging Face Hub ({type(err).__name__}); check the path, or the network for a Hub id") from None
     return {code: loaded[split].to_list() for code, split in ORIGINAL_SPLITS.items() if split in loaded}
+
+
+def _path_like(source: str) -> bool:
+    """A source that can only mean a local path: ./x, /x, ~/x, a file name, or a/b where folder a exists."""
+    path = Path(source).expanduser()
+    return (
+        source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
+        or path.suffix.lower() in TABLE_SUFFIXES or (source.count("/") == 1 and path.parent.is_dir())
+    )
 
 
 def _original_row(index: int, record: dict[str, Any], where: str = "English") -> Row:

@@ -15,7 +15,7 @@ import datasets
 from xbench.builder import CellTranslator, Family, Lookup, MixedBuilder, Row
 from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
-from xbench.formats import ConfigSpec
+from xbench.formats import ConfigSpec, check_config_name
 from xbench.languages import SOURCE_LANGUAGE
 from xbench.sources import existing_path, read_table
 
@@ -64,19 +64,46 @@ class Tofu(MixedBuilder):
     render = staticmethod(tofu_row)
 
     def features(self) -> dict[str, Any]:
-        first = next(iter(self._rows.values()))[0]
-        columns: dict[str, Any] = {"id": datasets.Value("string")}
-        for column, value in first.items():
-            if column != "id":
-                columns[column] = datasets.List(datasets.Value("string")) if isinstance(value, list) else datasets.Value("string")
+        rows = [row for split_rows in self._rows.values() for row in split_rows]
+        columns: dict[str, Any] = {"id": datasets.Value("string"), **column_types(rows, "source")}
         if self._options.get("translate_answers"):
-            columns.update({f"{c}_translated": datasets.Value("string") for c, _ in _texts(first, ANSWERS)})
+            columns.update({f"{c}_translated": datasets.Value("string") for c in ANSWERS if c in columns})
         return {
             **columns,
             "question_lang": datasets.Value("string"),
             "translation": datasets.Value("string"),
             "untranslated": datasets.List(datasets.Value("string")),
         }
+
+
+_SCALARS = {str: "string", bool: "bool", int: "int64", float: "float64"}
+
+
+def column_types(rows: list[Row], where: str) -> dict[str, Any]:
+    """Every column of any row, typed as its values are (a column missing from a row is null there).
+
+    Strings, booleans, integers, floats (integers widen to float) and lists of strings are kept
+    as they are; anything else (objects, nested lists, a column mixing types) is refused rather
+    than stringified.
+    """
+    kinds: dict[str, str] = {}
+    for number, row in enumerate(rows, 1):
+        for column, value in row.items():
+            if column == "id" or value is None:
+                continue
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                kind = "list"
+            elif type(value) in _SCALARS:
+                kind = _SCALARS[type(value)]
+            else:
+                raise InputError(f"{where}: row {number}: column {column!r} holds a {type(value).__name__}; only text, numbers, booleans and lists of text are kept")
+            seen = kinds.setdefault(column, kind)
+            if seen != kind:
+                if {seen, kind} == {"int64", "float64"}:
+                    kinds[column] = "float64"
+                else:
+                    raise InputError(f"{where}: row {number}: column {column!r} is {kind} here but {seen} in an earlier row")
+    return {c: datasets.List(datasets.Value("string")) if k == "list" else datasets.Value(k) for c, k in kinds.items()}
 
 
 def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
@@ -103,13 +130,19 @@ def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options:
         if perturbed is not None and not (isinstance(perturbed, list) and all(isinstance(p, str) for p in perturbed)):
             raise InputError(f"{where}: row {number}: perturbed_answer must be a list of strings")
         rows.append({"id": f"{subset}/{number - 1}", **{k: v for k, v in record.items() if k != "id"}})
+    column_types(rows, where)
     return {SPLIT: rows}
 
 
 def config_name(spec: ConfigSpec, options: Mapping[str, Any]) -> str:
     """``forget10_perturbed_fr``, ``forget10_perturbed_en``."""
-    subset = options.get("source_config") or (Path(options["source"]).stem if options.get("source") else DEFAULT_SUBSET)
-    return f"{subset}_{spec.lang if spec.lang else SOURCE_LANGUAGE}"
+    if options.get("source_config"):
+        subset, origin = options["source_config"], "--source-config"
+    elif options.get("source"):
+        subset, origin = Path(options["source"]).stem, f"--source {options['source']} (its file name names the configs; pass --source-config NAME)"
+    else:
+        subset, origin = DEFAULT_SUBSET, "config"
+    return check_config_name(f"{subset}_{spec.lang if spec.lang else SOURCE_LANGUAGE}", origin)
 
 
 FAMILY = Family(

@@ -9,6 +9,7 @@ from typing import Any
 
 from xbench import __version__
 from xbench.errors import InputError, XbenchError
+from xbench.formats import check_config_name
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
 from xbench.runner import data, prompts, protocols
@@ -139,6 +140,8 @@ def evaluate(
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
+    for config in configs:  # each becomes a folder under --out
+        check_config_name(config, f"{dataset}: config")
     selected = {config: _select(_load_split(dataset, config, split), subjects, limit, config) for config in configs}
     if protocol == protocols.STUDY:
         _require_paraphrased_questions(dataset, split, selected, known)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import platformdirs
 
-from xbench.errors import InputError
+from xbench.errors import InputError, XbenchError
+from xbench.languages import LANGUAGES
 from xbench.sources import iter_jsonl
 
 _SCHEMA = """
@@ -34,6 +35,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS translations_key
 """
 _CHUNK = 500  # stays well below SQLite's bound-parameter limit
 MEMORY_FIELDS = ("source_lang", "target_lang", "source", "target", "engine")
+NEVER_SERVED = ("pseudo",)  # placeholder output a cache from an older xbench may hold
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,12 @@ def _key(text: str) -> bytes:
 class TranslationCache:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(f"--cache {self.path}: cannot create its folder ({err.strerror}; is a parent a file?)") from None
+        if self.path.is_dir():
+            raise InputError(f"--cache {self.path}: is a folder; give a file path")
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -64,6 +71,21 @@ class TranslationCache:
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as err:
             raise InputError(f"{self.path}: not a usable translation cache ({err})") from None
+        self._inode = self.path.stat().st_ino
+
+    def _failed(self, err: sqlite3.Error) -> XbenchError:
+        if isinstance(err, sqlite3.DatabaseError) and ("malformed" in str(err) or "not a database" in str(err)):
+            return InputError(f"{self.path}: the translation cache is corrupt ({err}); move it away and rerun (work is translated again)")
+        return XbenchError(f"{self.path}: translation cache failed ({err}); check the disk and rerun")
+
+    def _check_present(self) -> None:
+        """Writes to a cache file deleted or replaced under a running build would be lost silently."""
+        try:
+            inode = self.path.stat().st_ino
+        except OSError:
+            inode = None
+        if inode != self._inode:
+            raise XbenchError(f"{self.path}: the translation cache was deleted or replaced while in use; rerun (finished configs are translated again)")
 
     def close(self) -> None:
         self._db.close()
@@ -100,13 +122,18 @@ class TranslationCache:
             params: list[object] = [source_lang, target_lang, *by_key]
             if engine is not None:
                 params.append(engine)
-            rows = self._db.execute(
-                f"SELECT key, source, target, engine FROM translations WHERE source_lang = ? AND target_lang = ? "
-                f"AND key IN ({marks}) {engine_clause} ORDER BY id",
-                params,
-            )
+            try:
+                rows = self._db.execute(
+                    f"SELECT key, source, target, engine FROM translations WHERE source_lang = ? AND target_lang = ? "
+                    f"AND key IN ({marks}) {engine_clause} ORDER BY id",
+                    params,
+                ).fetchall()
+            except sqlite3.Error as err:
+                raise self._failed(err) from None
             best: dict[str, int] = {}
             for key, source, target, made_by in rows:
+                if engine is None and made_by in NEVER_SERVED:
+                    continue
                 text = by_key[key]
                 rank = prefer.index(made_by) if made_by in prefer else len(prefer)
                 if source == text and rank < best.get(text, len(prefer) + 1):
@@ -122,12 +149,16 @@ class TranslationCache:
         """
         rows = [(engine, source_lang, target_lang, _key(s), s, t) for s, t in pairs]
         conflict = "ON CONFLICT (source_lang, target_lang, key, engine) DO UPDATE SET target = excluded.target" if replace else "ON CONFLICT DO NOTHING"
-        with self._db:
-            cursor = self._db.executemany(
-                "INSERT INTO translations (engine, source_lang, target_lang, key, source, target) "
-                f"VALUES (?, ?, ?, ?, ?, ?) {conflict}",
-                rows,
-            )
+        self._check_present()
+        try:
+            with self._db:
+                cursor = self._db.executemany(
+                    "INSERT INTO translations (engine, source_lang, target_lang, key, source, target) "
+                    f"VALUES (?, ?, ?, ?, ?, ?) {conflict}",
+                    rows,
+                )
+        except sqlite3.Error as err:
+            raise self._failed(err) from None
         return cursor.rowcount
 
     def entries(self, source_lang: str | None = None, target_lang: str | None = None, engine: str | None = None) -> Iterator[Entry]:
@@ -138,11 +169,17 @@ class TranslationCache:
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT source_lang, target_lang, source, target, engine FROM translations {where} ORDER BY id"
-        for row in self._db.execute(query, params):
-            yield Entry(*row)
+        try:
+            for row in self._db.execute(query, params):
+                yield Entry(*row)
+        except sqlite3.Error as err:
+            raise self._failed(err) from None
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+        try:
+            return self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+        except sqlite3.Error as err:
+            raise self._failed(err) from None
 
     def import_jsonl(self, path: str | Path, engine: str | None = None, *, replace: bool = False) -> int:
         """Import a translation memory (JSONL with MEMORY_FIELDS); returns entries added.
@@ -158,16 +195,32 @@ class TranslationCache:
             bad = [f for f in MEMORY_FIELDS if f in record and not isinstance(record[f], str)]
             if bad:
                 raise InputError(f"{path}: line {number}: field(s) {', '.join(bad)} must be strings")
+            blank = [f for f in MEMORY_FIELDS if f in record and not record[f].strip() and not (f == "engine" and engine)]
+            if blank:
+                raise InputError(f"{path}: line {number}: field(s) {', '.join(blank)} are blank")
+            unknown = [record[f] for f in ("source_lang", "target_lang") if record[f] not in LANGUAGES]
+            if unknown:
+                raise InputError(f"{path}: line {number}: unknown language code(s) {', '.join(map(repr, unknown))}; valid codes: {' '.join(LANGUAGES)}")
             group = (engine or record["engine"], record["source_lang"], record["target_lang"])
             grouped.setdefault(group, []).append((record["source"], record["target"]))
         return sum(self.store(*group, pairs, replace=replace) for group, pairs in grouped.items())
 
     def export_jsonl(self, path: str | Path, **filters: str | None) -> int:
+        """Write the entries to ``path`` (through a temporary file beside it, renamed at the end)."""
+        path = Path(path)
         count = 0
-        if not Path(path).parent.is_dir():
-            raise InputError(f"{path}: folder {Path(path).parent} does not exist")
-        with open(path, "w", encoding="utf-8") as out:
-            for entry in self.entries(**filters):
-                out.write(json.dumps(entry.__dict__, ensure_ascii=False) + "\n")
-                count += 1
+        if not path.parent.is_dir():
+            raise InputError(f"{path}: folder {path.parent} does not exist")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; give a file path")
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                for entry in self.entries(**filters):
+                    out.write(json.dumps(entry.__dict__, ensure_ascii=False) + "\n")
+                    count += 1
+            partial.replace(path)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise InputError(f"{path}: cannot write ({err.strerror or type(err).__name__})") from None
         return count

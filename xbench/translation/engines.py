@@ -4,8 +4,10 @@ An engine is any object with a ``name`` and
 ``translate_batch(texts: list[str], source: str, target: str) -> list[str]``, taking and
 returning xbench language codes and one output per input. Optional attributes the
 translator reads: ``max_chars`` (characters one request may carry, separators included),
-``max_segments`` (segments per request), ``concurrency`` (parallel requests).
-Engines that only look things up (``memory``) set ``lookup_only = True``.
+``max_segments`` (segments per request), ``concurrency`` (parallel requests), ``timeout``
+(seconds one request may take before it is abandoned and retried). Engines that only look
+things up (``memory``) set ``lookup_only = True``; engines whose output must never be stored
+in the cache, where another chain could serve it (``pseudo``), set ``cacheable = False``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from xbench.errors import EngineError, InputError, PackMismatchError, SegmentError, TransientEngineError
 from xbench.languages import get_language
+from xbench.redact import register as register_secret
 
 DEFAULT_MAX_CHARS = 5000
 PACK_SEPARATOR = "\n"
@@ -46,6 +49,17 @@ def is_lookup_only(engine: Engine) -> bool:
     return bool(getattr(engine, "lookup_only", False))
 
 
+def is_cacheable(engine: Engine) -> bool:
+    return bool(getattr(engine, "cacheable", True))
+
+
+DEFAULT_TIMEOUT_S = 120.0  # one request, retries aside
+
+
+def engine_timeout(engine: Engine, default: float = DEFAULT_TIMEOUT_S) -> float:
+    return float(getattr(engine, "timeout", None) or default)
+
+
 def split_pack(packed: str, expected: int) -> list[str]:
     """Undo the newline packing of ``expected`` one-line segments; raise on a count mismatch."""
     parts = packed.strip("\n").split(PACK_SEPARATOR) if expected else []
@@ -60,6 +74,7 @@ class PseudoEngine:
     name = "pseudo"
     max_chars = DEFAULT_MAX_CHARS
     concurrency = 1
+    cacheable = False  # placeholder text: never stored where a real chain could serve it
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         return [f"[{target}] {text}" for text in texts]
@@ -170,6 +185,7 @@ class DeepTranslatorEngine:
             raise InputError(f"--translator {name}: set the environment variable(s) {', '.join(missing)}")
         self._kwargs = {arg: environ[var] for arg, var in self.spec.env.items()}
         self._kwargs.update({arg: environ[var] for arg, var in self.spec.optional_env.items() if environ.get(var)})
+        register_secret(*(self._kwargs[arg] for arg in self.spec.env))
         _add_request_timeouts()
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
@@ -180,6 +196,9 @@ class DeepTranslatorEngine:
         try:
             client = cls(source=get_language(source).code_for(self.name), target=get_language(target).code_for(self.name), **self._kwargs)
             packed = client.translate(PACK_SEPARATOR.join(texts))
+        except (dt_errors.AuthorizationException, dt_errors.ApiKeyException):  # their message quotes the key
+            keys = ", ".join(self.spec.env.values())
+            raise EngineError(f"{self.name}: the API key was refused; check {keys}") from None
         except (dt_errors.TooManyRequests, dt_errors.RequestError, dt_errors.ServerException) as err:
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
         except (dt_errors.LanguageNotSupportedException, dt_errors.InvalidSourceOrTargetLanguage):
@@ -190,6 +209,8 @@ class DeepTranslatorEngine:
             raise EngineError(f"{self.name}: {type(err).__name__}: {str(getattr(err, 'message', ''))[:200]}".rstrip(": ")) from None
         except OSError as err:  # requests' ConnectionError and Timeout derive from OSError
             raise TransientEngineError(f"{self.name}: {type(err).__name__}") from None
+        except Exception as err:  # an engine's own error type; its message may quote the request (scrubbed)
+            raise EngineError(f"{self.name}: {type(err).__name__}: {str(err)[:200]}") from None
         if not isinstance(packed, str):
             raise PackMismatchError(f"{self.name} returned no text")
         return split_pack(packed, len(texts))
@@ -201,6 +222,7 @@ class ApertiumEngine:
     name = "apertium"
     max_chars = 50_000
     concurrency = 2
+    timeout = 300.0
 
     def __init__(self, executable: str | None = None):
         self.executable = executable or shutil.which("apertium")
@@ -211,7 +233,10 @@ class ApertiumEngine:
     def available_modes(self) -> list[str]:
         if not self.executable:
             return []
-        listing = subprocess.run([self.executable, "-l"], capture_output=True, text=True, check=False)
+        try:
+            listing = subprocess.run([self.executable, "-l"], capture_output=True, text=True, check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise TransientEngineError("apertium -l did not answer within 60s") from None
         return [line.strip() for line in listing.stdout.splitlines() if line.strip()]
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
@@ -220,9 +245,13 @@ class ApertiumEngine:
         mode = self.mode(source, target)
         if mode not in self.available_modes():
             raise EngineError(f"apertium has no {mode} mode installed (apt-get install apertium-{mode})")
-        done = subprocess.run(
-            [self.executable, "-u", mode], input=PACK_SEPARATOR.join(texts) + "\n", capture_output=True, text=True, check=False
-        )
+        try:
+            done = subprocess.run(
+                [self.executable, "-u", mode], input=PACK_SEPARATOR.join(texts) + "\n", capture_output=True, text=True, check=False,
+                timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired:  # run() has killed it
+            raise TransientEngineError(f"apertium {mode} did not answer within {self.timeout:g}s") from None
         if done.returncode != 0:
             raise EngineError(f"apertium {mode} failed: {done.stderr.strip()[:200]}")
         return split_pack(done.stdout, len(texts))

@@ -6,6 +6,10 @@ requests up to the engine's character limit, sent with bounded concurrency, veri
 (count in = count out; on a mismatch the pack is halved and resent, down to one unit),
 retried with exponential backoff and jitter on transient failures, and stored as whole
 segments so that an interrupted build resumes from the cache.
+
+Every request has a deadline (the engine's ``timeout``): the call runs in a daemon thread that
+is abandoned when the deadline passes (the request counts as a transient failure) or when the
+build is interrupted, so neither a hung engine nor Ctrl-C waits on it.
 """
 
 from __future__ import annotations
@@ -25,11 +29,19 @@ from xbench.translation.engines import (
     engine_concurrency,
     engine_max_chars,
     engine_max_segments,
+    engine_timeout,
+    is_cacheable,
     is_lookup_only,
 )
 
 SEPARATOR_CHARS = 1  # packs are newline-joined
 _STORE_EVERY = 2000  # segments per commit to the cache; bounds the work an interruption loses
+_DEADLINE_GRACE_S = 5.0  # an engine's own timeout (a subprocess, an HTTP request) fires first
+_POLL_S = 0.1
+
+
+class Cancelled(Exception):
+    """The translation was interrupted; workers stop at their next check."""
 
 
 @dataclass
@@ -88,16 +100,19 @@ class Translator:
         workers: int | None = None,
         max_retries: int = 5,
         backoff: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        timeout: float | None = None,
     ):
         self.engines = engines
         self.cache = cache
         self.workers = workers
         self.max_retries = max_retries
         self.backoff = backoff
-        self.sleep = sleep
+        self.sleep = sleep if sleep is not None else self._wait
         self.progress = progress
+        self.timeout = timeout
+        self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._jitter = random.Random()
 
@@ -133,8 +148,11 @@ class Translator:
                 break
             if is_lookup_only(engine):
                 hits = self.cache.lookup_any(source, target, remaining, tuple(getattr(engine, "prefer", ())))
+            elif not is_cacheable(engine):
+                hits = {}
             else:
                 hits = {t: (tr, engine.name) for t, tr in self.cache.lookup(engine.name, source, target, remaining).items()}
+            hits = {t: hit for t, hit in hits.items() if hit[0].strip()}  # a blank entry (an old import) is a miss
             stats.cache_hits += len(hits)
             self._count_engines(stats, hits.values())
             done.update(hits)
@@ -188,6 +206,7 @@ class Translator:
         layouts, all_units = self._unique_units(engine, segments)
         stats.units += len(all_units)
         pool = ThreadPoolExecutor(max_workers=self.workers or engine_concurrency(engine))
+        self._cancel.clear()
         try:
             for start in range(0, len(segments), _STORE_EVERY):
                 group = segments[start : start + _STORE_EVERY]
@@ -208,11 +227,15 @@ class Translator:
                     result = layout.join([unit_done[u] for u in layout.units])
                     translated[text] = (result, engine.name)
                     finished.append((text, result))
-                self.cache.store(engine.name, source, target, finished)
+                if is_cacheable(engine):
+                    self.cache.store(engine.name, source, target, finished)
                 stats.translated += len(finished)
                 self._count_engines(stats, ((t, engine.name) for t, _ in finished))
+        except BaseException:
+            # Ctrl-C or an error: running requests are abandoned at their next check, queued ones dropped.
+            self._cancel.set()
+            raise
         finally:
-            # On Ctrl-C or an error, drop queued requests instead of sending them all first.
             pool.shutdown(wait=True, cancel_futures=True)
         return translated, failed
 
@@ -222,7 +245,7 @@ class Translator:
             with self._lock:
                 stats.requests += 1
             try:
-                output = engine.translate_batch(list(units), source, target)
+                output = self._call(engine, units, source, target)
                 if not isinstance(output, list) or len(output) != len(units):
                     got = len(output) if isinstance(output, list) else type(output).__name__
                     raise PackMismatchError(f"{engine.name}: sent {len(units)} segments, got {got} back")
@@ -237,18 +260,51 @@ class Translator:
                 left_ok, left_bad = self._send(engine, units[:middle], source, target, stats)
                 right_ok, right_bad = self._send(engine, units[middle:], source, target, stats)
                 return {**left_ok, **right_ok}, {**left_bad, **right_bad}
-            except TransientEngineError as err:
+            except (TransientEngineError, TimeoutError, ConnectionError) as err:  # the latter two from custom engines
                 attempt += 1
                 if attempt > self.max_retries:
-                    return {}, {unit: f"{err} (gave up after {self.max_retries} retries)" for unit in units}
+                    reason = str(err) if isinstance(err, TransientEngineError) else f"{engine.name}: {type(err).__name__}"
+                    return {}, {unit: f"{reason} (gave up after {self.max_retries} retries)" for unit in units}
                 with self._lock:
                     stats.retries += 1
                     delay = self.backoff * 2 ** (attempt - 1) * (1 + self._jitter.random())
                 self.sleep(delay)
             except EngineError as err:
                 return {}, {unit: str(err) for unit in units}
+            except Cancelled:
+                raise
             except Exception as err:  # a third-party engine failing in its own way is not retried
                 return {}, {unit: f"{engine.name}: {type(err).__name__}: {err}" for unit in units}
+
+    def _call(self, engine: Engine, units: list[str], source: str, target: str) -> object:
+        """``engine.translate_batch`` with a deadline; a stuck call is left behind in its daemon thread."""
+        deadline = engine_timeout(engine, self.timeout) if self.timeout else engine_timeout(engine)
+        deadline += min(_DEADLINE_GRACE_S, deadline / 10)
+        box: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                box["output"] = engine.translate_batch(list(units), source, target)
+            except BaseException as err:  # handed to the waiting worker
+                box["error"] = err
+
+        thread = threading.Thread(target=run, name=f"xbench-{engine.name}", daemon=True)
+        thread.start()
+        give_up = time.monotonic() + deadline
+        while thread.is_alive():
+            if self._cancel.is_set():
+                raise Cancelled()
+            left = give_up - time.monotonic()
+            if left <= 0:
+                raise TransientEngineError(f"{engine.name}: no answer within {deadline:.3g}s")
+            thread.join(min(_POLL_S, left))
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box.get("output")
+
+    def _wait(self, seconds: float) -> None:
+        if self._cancel.wait(seconds):
+            raise Cancelled()
 
 
 def describe_failures(failed: dict[str, str], source: str, target: str, shown: int = 3) -> str:
