@@ -29,7 +29,12 @@ ORIGINAL_HUB = "cross-ling-know/HarryPotter-Quiz"
 ORIGINAL_SPLITS = {"en": "English", "de": "German", "fr": "French", "it": "Italian", "es": "Spanish"}
 CURATED_LANGUAGES = ("fr", "de", "es", "it")
 QUIZ_FILES = ("characters.jsonl", "spells.jsonl")
+DEV_FILE = "dev.jsonl"
+SPLITS = ("dev", "test")
 CURATED_ENGINE = "curated"
+# Where the keyed fact is stated: the seven novels; Rowling's other writing, interviews, Wizarding World and
+# Cursed Child; the films or games; or only the Harry Potter Wiki (its evidence page cites no primary source).
+SOURCE_TIERS = ("books", "other_canon", "films_games", "wiki_only")
 ORIGINAL_ENGINE = "original"
 
 CITATION = STUDY_CITATION
@@ -76,6 +81,8 @@ class HpQuiz(MixedBuilder):
         "choices": datasets.List(datasets.Value("string")),
         "answer": datasets.ClassLabel(names=list(LETTERS)),
         "source": datasets.Value("string"),
+        "source_tier": datasets.Value("string"),
+        "evidence": datasets.Value("string"),
     }
 
 
@@ -94,22 +101,35 @@ def instruction_header(lang: str) -> str:
     return headers()[lang]
 
 
-def bundled_quiz() -> list[Row]:
+def _read_rows(names: tuple[str, ...]) -> list[Row]:
     rows: list[Row] = []
-    for name in QUIZ_FILES:
+    for name in names:
         for number, record in enumerate(read_table(data_path(name)), 1):
             rows.append(validate_mc_row(record, f"{name}: row {number}"))
     return rows
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = ("test",), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
+def bundled_quiz() -> list[Row]:
+    """The 300 test questions."""
+    return _read_rows(QUIZ_FILES)
+
+
+def bundled_dev() -> list[Row]:
+    """Demo questions for few-shot runs: 5 per category, written apart from the test questions."""
+    return _read_rows((DEV_FILE,))
+
+
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
     if source is None:
-        return {"test": bundled_quiz()}
+        bundled = {"dev": bundled_dev, "test": bundled_quiz}
+        return {split: bundled[split]() for split in splits}
+    if "test" not in splits:
+        raise InputError(f"--source {source}: the published quiz has only a test split")
     english, translated = _published(source)
     rows = []
     for index, row in enumerate(english):
         cells = {code: {"question": t[index]["question"], "choices": t[index]["choices"]} for code, t in translated.items()}
-        rows.append({**row, PUBLISHED: cells})
+        rows.append({**row, "source_tier": "", "evidence": "", PUBLISHED: cells})
     return {"test": rows}
 
 
@@ -188,4 +208,5 @@ FAMILY = Family(
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
     prepare_cache=prepare_cache,
+    splits=SPLITS,
 )
