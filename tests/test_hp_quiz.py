@@ -42,7 +42,7 @@ DROPPED = {"Fracto Strata", "Inanimatus Conjurus", "Cribbing Spell", "Arania Exu
 ADDED = {"Protego", "Wingardium Leviosa", "Incendio", "Sectumsempra", "Reducto", "Serpensortia"}
 SPELL_LIST = [s for s in APPENDIX_C_SPELLS if s not in DROPPED] + sorted(ADDED)
 QUIZ = bundled_quiz()
-COLUMNS = ["id", "category", "entity", "attribute", "question", "choices", "answer", "source"]
+COLUMNS = ["id", "category", "entity", "attribute", "question", "choices", "answer", "source", "source_tier", "evidence"]
 
 
 def test_exactly_300_questions_157_characters_143_spells():
@@ -117,7 +117,7 @@ def test_default_build_is_offline_with_five_configs_of_300(tmp_path, cache_path)
     out = tmp_path / "hp_quiz"
     report = xbench.build("hp_quiz", out=out, cache=cache_path)
     assert sorted(get_dataset_config_names(str(out))) == ["de", "en", "es", "fr", "it"]
-    assert report.configs == {name: {"test": 300} for name in ["en", "fr", "de", "es", "it"]}
+    assert report.configs == {name: {"dev": 10, "test": 300} for name in ["en", "fr", "de", "es", "it"]}
     fr = load_dataset(str(out), "fr", split="test", cache_dir=str(tmp_path / "hf"))
     assert fr.column_names == [*COLUMNS, "question_lang", "choice_langs", "translation", "untranslated"]
     house = next(r for r in fr if r["id"] == "character/harry_potter/hogwarts_house")

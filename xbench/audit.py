@@ -26,6 +26,7 @@ FUNCTION_WORDS = frozenset(
 )
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 SUFFIX_LENGTH = 4
+STEM_LENGTH = 6
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ def cue_option_in_question(row: Row) -> Candidates:
     """Options whose whole text occurs in the question (a type word in a spell's name)."""
     question = " ".join(words(row["question"]))
     hits = [i for i, c in enumerate(row["choices"]) if words(c) and re.search(rf"\b{re.escape(' '.join(words(c)))}\b", question)]
+    return _restrict(row, hits)
+
+
+def cue_stem_in_question(row: Row) -> Candidates:
+    """Options whose word stem (first 6 letters) begins a question word: "Conjuration" for "Bridge-conjuring spell"."""
+    question = set(words(row["question"]))
+    stems = [{w[:STEM_LENGTH] for w in content_words(c) if len(w) >= STEM_LENGTH} for c in row["choices"]]
+    hits = [i for i, found in enumerate(stems) if any(q.startswith(stem) for stem in found for q in question)]
     return _restrict(row, hits)
 
 
@@ -132,13 +141,14 @@ def _attribute(row: Row) -> str:
 ROW_CUES: dict[str, tuple[str, Callable[[Row], Candidates]]] = {
     "shared_surname": ("option's last word is in the question", cue_shared_surname),
     "option_in_question": ("option text is in the question (type word in the name)", cue_option_in_question),
+    "stem_in_question": ("option's word stem is in the question (conjuring/Conjuration)", cue_stem_in_question),
     "word_overlap": ("option shares the most words with the question", cue_word_overlap),
     "longest": ("longest option", cue_longest),
     "shortest": ("shortest option", cue_shortest),
     "odd_form": ("the one option of a different form", cue_odd_form),
 }
 # Cues that name the key on their own: a row where one of them picks the key must be flagged.
-FORM_CUES = ("shared_surname", "option_in_question", "word_overlap")
+FORM_CUES = ("shared_surname", "option_in_question", "stem_in_question", "word_overlap")
 
 
 def cue_candidates(rows: Sequence[Row]) -> dict[str, list[Candidates]]:

@@ -167,6 +167,25 @@ def _original_row(index: int, record: dict[str, Any], where: str = "English") ->
     return {"id": f"original/{index}", "category": "", "entity": "", "attribute": "", **row, "source": ORIGINAL_HUB}
 
 
+def card_fields() -> dict[str, str]:
+    """The card's audit table (v1 as measured, v2 computed from the bundled rows) and the tier counts."""
+    from xbench.audit import Baseline, markdown_table, surface_baselines
+
+    rows = bundled_quiz()
+    recorded = json.loads(data_path("audit_v1.json").read_text(encoding="utf-8"))["baselines"]
+    columns = {
+        "v1 (before)": [Baseline(**b) for b in recorded],
+        "v2": surface_baselines(rows),
+        "v2 characters": surface_baselines([r for r in rows if r["category"] == "character"]),
+        "v2 spells": surface_baselines([r for r in rows if r["category"] == "spell"]),
+    }
+    lines = ["| source_tier | characters | spells | all |", "|---|---:|---:|---:|"]
+    for tier in SOURCE_TIERS:
+        counts = [sum(r["source_tier"] == tier and r["category"] == c for r in rows) for c in ("character", "spell")]
+        lines.append(f"| `{tier}` | {counts[0]} | {counts[1]} | {sum(counts)} |")
+    return {"audit_table": markdown_table(columns).rstrip("\n"), "tier_table": "\n".join(lines)}
+
+
 def prepare_cache(store: Any, source: str | None) -> None:
     """Load the curated translations into the cache (a published quiz brings its own, per row)."""
     if source is None:
@@ -209,4 +228,5 @@ FAMILY = Family(
     default_config=SOURCE_LANGUAGE,
     prepare_cache=prepare_cache,
     splits=SPLITS,
+    card_fields=card_fields,
 )
