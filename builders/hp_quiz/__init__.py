@@ -1,9 +1,11 @@
-"""HP-Quiz: a 300-question Harry Potter domain-knowledge quiz (157 character, 143 spell questions).
+"""HP-Quiz v2: a 300-question Harry Potter domain-knowledge quiz (157 character, 143 spell questions).
 
 The English quiz and curated French, German, Spanish and Italian translations ship with xbench
 (data/), so ``xbench build hp_quiz`` needs no network. The quiz the study's authors published
 (``cross-ling-know/HarryPotter-Quiz``: splits English, German, French, Italian, Spanish; columns
 question, A, B, C, D, GT) can be read instead with ``--source`` (Hub id or local folder/file).
+Every bundled row carries ``source_tier`` and an ``evidence`` page; a 10-question dev split
+serves few-shot demos. ``xbench audit`` measures how far surface cues get on any build.
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ FAMILY = Family(
     load_source=load_source,
     card_template="hp_quiz.md",
     pretty_name="HP-Quiz: Harry Potter knowledge in many languages (xbench)",
-    license="cc-by-4.0",
+    license="cc-by-sa-4.0",  # facts from the Harry Potter Wiki (CC BY-SA)
     task_categories=("question-answering", "multiple-choice"),
     source_datasets=("original",),
     citation=CITATION,
