@@ -33,7 +33,7 @@ def test_each_cue_on_a_hand_made_row():
     assert result["option_in_question"].accuracy == pytest.approx((0.25 + 1 + 0.25) / 3)
     assert result["shared_surname"].accuracy == pytest.approx((1 + 0.25 + 0.25) / 3)
     assert [result[f"always_{x}"].accuracy for x in "ABCD"] == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0])
-    assert cue_hits(rows) == {"surname": ["shared_surname", "word_overlap"], "type": ["option_in_question", "word_overlap"]}
+    assert cue_hits(rows) == {"surname": ["shared_surname", "stem_in_question", "word_overlap"], "type": ["option_in_question", "word_overlap"]}
 
 
 def test_a_family_of_candidates_gives_no_cue():
