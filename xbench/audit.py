@@ -124,7 +124,7 @@ def prior_cue(rows: Sequence[Row], group: Callable[[Row], str | None]) -> list[C
             continue
         others = counts[key].copy()
         others[_key_text(row)] -= 1
-        result.append(_argmax(row, lambda choice: others[choice]))
+        result.append(_argmax(row, others.__getitem__))
     return result
 
 
