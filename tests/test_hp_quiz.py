@@ -36,9 +36,13 @@ Homonculous Charm, Hurling Hex, Impedimenta, Imperio, Inanimatus Conjurus, Incar
 Jelly-Fingers Curse, Knee-reversal hex, Langlock, Lapifors, Leek Jinx, Levicorpus, Liberacorpus, Locomotor Mortis, Melofors,
 Meteolojinx recanto, Mimblewimble, Multicorfors, Obscuro, Oppugno, Orbis, Orchideous, Pepper Breath, Petrificus Totalus,
 Piscifors, Point Me"""
-SPELL_LIST = [s.strip() for s in SPELLS.replace("\n", " ").split(",")]
+APPENDIX_C_SPELLS = [s.strip() for s in SPELLS.replace("\n", " ").split(",")]
+# Appendix C spells whose question was ill-posed (no single right type in the sources), each replaced by a spell of the books
+DROPPED = {"Fracto Strata", "Inanimatus Conjurus", "Cribbing Spell", "Arania Exumai", "Cantis", "Blue sparks"}
+ADDED = {"Protego", "Wingardium Leviosa", "Incendio", "Sectumsempra", "Reducto", "Serpensortia"}
+SPELL_LIST = [s for s in APPENDIX_C_SPELLS if s not in DROPPED] + sorted(ADDED)
 QUIZ = bundled_quiz()
-COLUMNS = ["id", "category", "entity", "attribute", "question", "choices", "answer", "source"]
+COLUMNS = ["id", "category", "entity", "attribute", "question", "choices", "answer", "source", "source_tier", "evidence"]
 
 
 def test_exactly_300_questions_157_characters_143_spells():
@@ -55,7 +59,7 @@ def test_every_listed_character_has_at_least_five_questions():
 
 def test_one_question_per_listed_spell_about_its_type():
     spells = [r for r in QUIZ if r["category"] == "spell"]
-    assert len(SPELL_LIST) == 143
+    assert len(APPENDIX_C_SPELLS) == 143 and len(SPELL_LIST) == 143
     assert sorted(r["entity"] for r in spells) == sorted(SPELL_LIST)
     assert {r["attribute"] for r in spells} == {"spell_type"}
 
@@ -113,13 +117,13 @@ def test_default_build_is_offline_with_five_configs_of_300(tmp_path, cache_path)
     out = tmp_path / "hp_quiz"
     report = xbench.build("hp_quiz", out=out, cache=cache_path)
     assert sorted(get_dataset_config_names(str(out))) == ["de", "en", "es", "fr", "it"]
-    assert report.configs == {name: {"test": 300} for name in ["en", "fr", "de", "es", "it"]}
-    fr = load_dataset(str(out), "fr", split="test")
+    assert report.configs == {name: {"dev": 10, "test": 300} for name in ["en", "fr", "de", "es", "it"]}
+    fr = load_dataset(str(out), "fr", split="test", cache_dir=str(tmp_path / "hf"))
     assert fr.column_names == [*COLUMNS, "question_lang", "choice_langs", "translation", "untranslated"]
     house = next(r for r in fr if r["id"] == "character/harry_potter/hogwarts_house")
     assert "Gryffondor" in house["choices"] and set(fr["translation"]) == {"curated"}
     assert [r["answer"] for r in fr] == [r["answer"] for r in QUIZ]
-    en = load_dataset(str(out), split="test")  # default config: English
+    en = load_dataset(str(out), split="test", cache_dir=str(tmp_path / "hf"))  # default config: English
     assert en[0]["question"] == QUIZ[0]["question"] and set(en["translation"]) == {"original"}
 
 

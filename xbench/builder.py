@@ -140,3 +140,5 @@ class Family:
     streaming_plan: Callable[[Mapping[str, Any]], list[ConfigSpec]] | None = None
     # Called with (cache, source) before translating, e.g. to import a curated memory.
     prepare_cache: Callable[[Any, str | None], None] | None = None
+    # Extra ``$name`` fields of the card template, computed from the family's own data.
+    card_fields: Callable[[], dict[str, str]] | None = None

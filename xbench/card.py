@@ -70,6 +70,7 @@ def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) 
         signature=build_signature(report),
         citation=family.citation,
         license=family.license,
+        **(family.card_fields() if family.card_fields else {}),
     )
     return f"---\n{metadata}---\n\n{body}"
 

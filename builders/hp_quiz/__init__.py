@@ -1,9 +1,11 @@
-"""HP-Quiz: a 300-question Harry Potter domain-knowledge quiz (157 character, 143 spell questions).
+"""HP-Quiz v2: a 300-question Harry Potter domain-knowledge quiz (157 character, 143 spell questions).
 
 The English quiz and curated French, German, Spanish and Italian translations ship with xbench
 (data/), so ``xbench build hp_quiz`` needs no network. The quiz the study's authors published
 (``cross-ling-know/HarryPotter-Quiz``: splits English, German, French, Italian, Spanish; columns
 question, A, B, C, D, GT) can be read instead with ``--source`` (Hub id or local folder/file).
+Every bundled row carries ``source_tier`` and an ``evidence`` page; a 10-question dev split
+serves few-shot demos. ``xbench audit`` measures how far surface cues get on any build.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ ORIGINAL_HUB = "cross-ling-know/HarryPotter-Quiz"
 ORIGINAL_SPLITS = {"en": "English", "de": "German", "fr": "French", "it": "Italian", "es": "Spanish"}
 CURATED_LANGUAGES = ("fr", "de", "es", "it")
 QUIZ_FILES = ("characters.jsonl", "spells.jsonl")
+DEV_FILE = "dev.jsonl"
+SPLITS = ("dev", "test")
 CURATED_ENGINE = "curated"
+# Where the keyed fact is stated: the seven novels; Rowling's other writing, interviews, Wizarding World and
+# Cursed Child; the films or games; or only the Harry Potter Wiki (its evidence page cites no primary source).
+SOURCE_TIERS = ("books", "other_canon", "films_games", "wiki_only")
 ORIGINAL_ENGINE = "original"
 
 CITATION = STUDY_CITATION
@@ -76,6 +83,8 @@ class HpQuiz(MixedBuilder):
         "choices": datasets.List(datasets.Value("string")),
         "answer": datasets.ClassLabel(names=list(LETTERS)),
         "source": datasets.Value("string"),
+        "source_tier": datasets.Value("string"),
+        "evidence": datasets.Value("string"),
     }
 
 
@@ -94,22 +103,35 @@ def instruction_header(lang: str) -> str:
     return headers()[lang]
 
 
-def bundled_quiz() -> list[Row]:
+def _read_rows(names: tuple[str, ...]) -> list[Row]:
     rows: list[Row] = []
-    for name in QUIZ_FILES:
+    for name in names:
         for number, record in enumerate(read_table(data_path(name)), 1):
             rows.append(validate_mc_row(record, f"{name}: row {number}"))
     return rows
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = ("test",), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
+def bundled_quiz() -> list[Row]:
+    """The 300 test questions."""
+    return _read_rows(QUIZ_FILES)
+
+
+def bundled_dev() -> list[Row]:
+    """Demo questions for few-shot runs: 5 per category, written apart from the test questions."""
+    return _read_rows((DEV_FILE,))
+
+
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
     if source is None:
-        return {"test": bundled_quiz()}
+        bundled = {"dev": bundled_dev, "test": bundled_quiz}
+        return {split: bundled[split]() for split in splits}
+    if "test" not in splits:
+        raise InputError(f"--source {source}: the published quiz has only a test split")
     english, translated = _published(source)
     rows = []
     for index, row in enumerate(english):
         cells = {code: {"question": t[index]["question"], "choices": t[index]["choices"]} for code, t in translated.items()}
-        rows.append({**row, PUBLISHED: cells})
+        rows.append({**row, "source_tier": "", "evidence": "", PUBLISHED: cells})
     return {"test": rows}
 
 
@@ -161,6 +183,25 @@ def _original_row(index: int, record: dict[str, Any], where: str = "English") ->
     return {"id": f"original/{index}", "category": "", "entity": "", "attribute": "", **row, "source": ORIGINAL_HUB}
 
 
+def card_fields() -> dict[str, str]:
+    """The card's audit table (v1 as measured, v2 computed from the bundled rows) and the tier counts."""
+    from xbench.audit import Baseline, markdown_table, surface_baselines
+
+    rows = bundled_quiz()
+    recorded = json.loads(data_path("audit_v1.json").read_text(encoding="utf-8"))["baselines"]
+    columns = {
+        "v1 (before)": [Baseline(**b) for b in recorded],
+        "v2": surface_baselines(rows),
+        "v2 characters": surface_baselines([r for r in rows if r["category"] == "character"]),
+        "v2 spells": surface_baselines([r for r in rows if r["category"] == "spell"]),
+    }
+    lines = ["| source_tier | characters | spells | all |", "|---|---:|---:|---:|"]
+    for tier in SOURCE_TIERS:
+        counts = [sum(r["source_tier"] == tier and r["category"] == c for r in rows) for c in ("character", "spell")]
+        lines.append(f"| `{tier}` | {counts[0]} | {counts[1]} | {sum(counts)} |")
+    return {"audit_table": markdown_table(columns).rstrip("\n"), "tier_table": "\n".join(lines)}
+
+
 def prepare_cache(store: Any, source: str | None) -> None:
     """Load the curated translations into the cache (a published quiz brings its own, per row)."""
     if source is None:
@@ -192,7 +233,7 @@ FAMILY = Family(
     load_source=load_source,
     card_template="hp_quiz.md",
     pretty_name="HP-Quiz: Harry Potter knowledge in many languages (xbench)",
-    license="cc-by-4.0",
+    license="cc-by-sa-4.0",  # facts from the Harry Potter Wiki (CC BY-SA)
     task_categories=("question-answering", "multiple-choice"),
     source_datasets=("original",),
     citation=CITATION,
@@ -202,4 +243,6 @@ FAMILY = Family(
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
     prepare_cache=prepare_cache,
+    splits=SPLITS,
+    card_fields=card_fields,
 )
