@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -210,6 +210,8 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         # complete lines are rewritten, a line a crash may have cut is dropped
         sink.writelines(json.dumps(asdict(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
         finished = len(done)
+        if progress:
+            progress(config, finished, len(mine))
         for subject, group in groups.items():
             todo = [r for r in group if r["id"] not in done]
             if not todo:
@@ -219,10 +221,10 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
                 sample = _sample(row, subject, text, scored)
                 done[sample.id] = sample
                 sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+                finished += 1
+                if progress:
+                    progress(config, finished, len(mine))
             sink.flush()
-            finished += len(todo)
-            if progress:
-                progress(config, finished, len(mine))
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
@@ -256,16 +258,16 @@ def _prompt_texts(rows, demos, config, settings, labels) -> list[str]:
     return [prefix + prompts.format_example(r["question"], r["choices"], labels) for r in rows]
 
 
-def _score_texts(scorer, rows, texts, settings, labels, batch) -> list[Scored]:
+def _score_texts(scorer, rows, texts, settings, labels, batch) -> Iterable[Scored]:
     if settings.demos == "translate":
         budget = max(len(scorer.tokenizer(prompts.translate_query(r["question"], r["choices"], labels))["input_ids"]) for r in rows)
         return scorer.score_after_translation(texts, max_new_tokens=2 * budget + 16)
     return _score(scorer, texts, batch)
 
 
-def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
+def _score(scorer: McScorer, texts: list[str], batch: int) -> Iterable[Scored]:
     if batch == 1:
-        return scorer.score_group(texts)
+        return scorer.iter_group(texts)  # one question at a time: progress advances per question
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
     scored: dict[int, Scored] = {}
     for start in range(0, len(order), batch):

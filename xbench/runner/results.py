@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from xbench import __version__
+from xbench.about import DISTRIBUTION
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
-_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "xbench")
+_PACKAGES = {"torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "datasets": "datasets", "xbench": DISTRIBUTION}
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,9 @@ def mean_stderr(values: list[float]) -> Metric:
 
 def package_versions() -> dict[str, str]:
     versions = {}
-    for name in _PACKAGES:
+    for name, dist in _PACKAGES.items():
         try:
-            versions[name] = importlib.metadata.version(name)
+            versions[name] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
