@@ -146,8 +146,8 @@ def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
     out = tmp_path / "hp"
     xbench.build("hp_quiz", out=out, cache=tmp_path / "c.sqlite", langs="fr")
     seen = []
-    original = McScorer.score_group
-    monkeypatch.setattr(McScorer, "score_group", lambda self, texts: seen.extend(texts) or original(self, texts))
+    original = McScorer.iter_group
+    monkeypatch.setattr(McScorer, "iter_group", lambda self, texts: seen.extend(texts) or original(self, texts))
     evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3)
     assert seen[0] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n" + (
         "De quelle couleur sont les cheveux de Harry Potter ?\nA. Noir\nB. Brun\nC. Roux\nD. Blond\nAnswer:"

@@ -75,7 +75,12 @@ def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) 
 
 
 def build_signature(report: BuildReport) -> str:
-    return f"xbench:{report.dataset}|translator:{report.translator}|seed:{report.seed}|v:{__version__}"
+    return signature_from_fields(report.dataset, report.translator, report.seed, __version__)
+
+
+def signature_from_fields(dataset: str, translator: str, seed: int, version: str) -> str:
+    """The one-line build signature (also what ``xbench eval`` records of the build it scored)."""
+    return f"xbench:{dataset}|translator:{translator}|seed:{seed}|v:{version}"
 
 
 def _configs_table(configs: list[ConfigSpec], report: BuildReport) -> str:

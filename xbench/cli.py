@@ -13,7 +13,11 @@ from rich.console import Console
 
 from xbench.errors import XbenchError
 
-app = typer.Typer(help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True, add_completion=False)
+# Plain Click help: flags read as flags, every default shows, and piped help is not boxed.
+app = typer.Typer(
+    help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True,
+    add_completion=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
+)
 translations_app = typer.Typer(help="Move translation memories in and out of the cache (JSONL).", no_args_is_help=True)
 app.add_typer(translations_app, name="translations")
 export_app = typer.Typer(help="Export a built dataset for other tools.", no_args_is_help=True)
@@ -21,11 +25,35 @@ app.add_typer(export_app, name="export")
 score_app = typer.Typer(help="Score outputs produced elsewhere with xbench's metrics.", no_args_is_help=True)
 app.add_typer(score_app, name="score")
 
-out_console = Console()
-err_console = Console(stderr=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Piped or redirected output is never wrapped at 80 columns: cells and signatures stay whole."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 10_000)
+
+
+out_console = _console()
+err_console = _console(stderr=True)
 
 CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Quiet: no progress, tables or notes; only the result lines and errors.")]
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: torch's choice, often slow on a busy machine).")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from xbench.about import version_line
+
+        out_console.print(version_line(), markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Build mixed-language benchmarks and measure the crosslingual knowledge barrier."""
 
 
 def _exit_codes(command: Callable) -> Callable:
@@ -65,24 +93,28 @@ def engines() -> None:
     """List the translation engines and the environment variables they read."""
     from xbench.translation.engines import DEEP_TRANSLATOR_ENGINES
 
-    out_console.print("pseudo    deterministic '[fr] text', offline")
-    out_console.print("memory    lookup only: cached or imported entries, any engine")
-    out_console.print("apertium  local Debian apertium (apt-get install apertium apertium-eng-spa)")
-    out_console.print("freedict  single words from Debian's freedict dictionaries (apt-get install dict-freedict-eng-fra ...)")
+    lines = [
+        "pseudo    deterministic '[fr] text', offline",
+        "memory    lookup only: cached or imported entries, any engine",
+        "apertium  local Debian apertium (apt-get install apertium apertium-eng-spa)",
+        "freedict  single words from Debian's freedict dictionaries (apt-get install dict-freedict-eng-fra ...)",
+    ]
     for name, spec in DEEP_TRANSLATOR_ENGINES.items():
         keys = ", ".join(spec.env.values()) or "no key"
-        out_console.print(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+        lines.append(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+    for line in lines:
+        out_console.print(line, markup=False, highlight=False)
 
 
 @app.command()
 @_exit_codes
 def build(
     dataset: Annotated[str, typer.Argument(help="Dataset family, e.g. mmlu_mixup.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (Hub-ready).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output folder (Hub-ready). [required unless --dry-run]")] = None,
     langs: Annotated[Optional[str], typer.Option(help="Comma-separated language codes, or 'all'.")] = None,
     formats: Annotated[Optional[str], typer.Option(help="Comma-separated formats, or 'all'.")] = None,
     source: Annotated[Optional[str], typer.Option(help="Local source (file or folder) instead of the Hub; 'sample' for the bundled sample.")] = None,
-    translator: Annotated[Optional[str], typer.Option(help="Engine chain, left to right, e.g. memory,google.")] = None,
+    translator: Annotated[Optional[str], typer.Option(help="Engine chain, left to right, e.g. memory,google. [default: google for mmlu_mixup, tofu and wikitext_mixed (needs network); memory,google for hp_quiz; offline: pseudo, memory, apertium, freedict]")] = None,
     cache: CacheOption = None,
     seed: Annotated[int, typer.Option(help="Seed for per-row random choices.")] = 0,
     mixup_pool: Annotated[str, typer.Option(help="Five languages for the mixup config.")] = "en,fr,de,es,it",
@@ -104,65 +136,37 @@ def build(
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
     from xbench.pipeline import build as run_build
 
-    with _progress(quiet) as (on_translate, on_config):
+    from xbench.progress import ProgressDisplay
+
+    with ProgressDisplay("translating en->{key}", quiet=quiet) as shown:
         report = run_build(
             dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
             seed=seed, mixup_pool=mixup_pool, splits=splits, dry_run=dry_run, allow_untranslated=allow_untranslated,
-            workers=workers, progress=on_translate, on_config=on_config,
+            workers=workers, progress=lambda lang, delta, total: shown.advance(lang, delta, total),
+            on_config=lambda name: shown.note(f"wrote config {name}"),
             options={
                 "source_config": source_config, "translate_answers": translate_answers, "units": unit, "doc_unit": doc_unit,
                 "pool": pool, "max_docs": max_docs, "sample": sample, "sample_seed": seed, "subset": subset, "qa": qa,
             },
         )
-    _print_report(report)
+    _print_report(report, quiet)
 
 
-def _print_report(report) -> None:
+def _print_report(report, quiet: bool = False) -> None:
     from rich.table import Table
 
     table = Table("lang", "segments", "chars", "requests", "cached", "retries", "failed", "engines", title="translation" + (" (dry run)" if report.dry_run else ""))
     table.columns[-1].overflow = "fold"
-    for code, stats in report.languages.items():
+    for code, stats in report.languages.items() if not quiet else ():
         engines = ", ".join(f"{k or 'none'}:{v}" for k, v in sorted(stats.engines.items()))
         table.add_row(code, f"{stats.segments:,}", f"{stats.characters:,}", f"{stats.requests:,}", f"{stats.cache_hits:,}", str(stats.retries), str(stats.failures), engines)
-    out_console.print(table)
+    if not quiet:
+        out_console.print(table)
     if report.dry_run:
         out_console.print(f"{len(report.configs)} configs would be written; nothing was translated")
     else:
         rows = sum(sum(splits.values()) for splits in report.configs.values())
         out_console.print(f"wrote {len(report.configs)} configs, {rows:,} rows to {report.out} in {report.seconds:.1f}s")
-
-
-class _progress:
-    """Rich progress bars: one task per language (translating) or config (scoring), plus writing."""
-
-    def __init__(self, quiet: bool, verb: str = "translating en->"):
-        self.quiet = quiet or not sys.stderr.isatty()
-        self.verb = verb
-
-    def __enter__(self):
-        if self.quiet:
-            return None, None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
-        self.bar.start()
-        tasks: dict[str, int] = {}
-        writing = self.bar.add_task("writing configs", total=None)
-
-        def on_translate(lang: str, done: int, total: int) -> None:
-            if lang not in tasks:
-                tasks[lang] = self.bar.add_task(f"{self.verb}{lang}" if self.verb.endswith(">") else f"{self.verb} {lang}", total=total)
-            self.bar.update(tasks[lang], advance=done)
-
-        def on_config(name: str) -> None:
-            self.bar.update(writing, advance=1, description=f"writing configs ({name})")
-
-        return on_translate, on_config
-
-    def __exit__(self, *exc) -> None:
-        if not self.quiet:
-            self.bar.stop()
 
 
 @app.command()

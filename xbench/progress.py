@@ -16,9 +16,9 @@ PLAIN_INTERVAL_S = 30.0
 class ProgressDisplay:
     """``advance(key, delta, total)`` or ``update(key, done, total)`` per step; ``note(text)`` for a side line."""
 
-    def __init__(self, verb: str, *, quiet: bool = False, stream: IO[str] | None = None, tty: bool | None = None,
+    def __init__(self, label: str, *, quiet: bool = False, stream: IO[str] | None = None, tty: bool | None = None,
                  interval: float = PLAIN_INTERVAL_S):
-        self.verb = verb
+        self.label = label  # with {key}: "scoring {key}"
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
@@ -60,7 +60,7 @@ class ProgressDisplay:
             self._started[key] = now
             self._last_line[key] = now
             if self._bar is not None:
-                self._tasks[key] = self._bar.add_task(f"{self.verb} {key}", total=total)
+                self._tasks[key] = self._bar.add_task(self.label.format(key=key), total=total)
         self._done[key], self._totals[key] = min(done, total), total
         if self._bar is not None:
             self._bar.update(self._tasks[key], completed=self._done[key], total=total)
@@ -80,7 +80,7 @@ class ProgressDisplay:
         done, total = self._done[key], self._totals[key]
         elapsed = time.monotonic() - self._started[key]
         percent = f" ({100 * done / total:.0f}%)" if total else ""
-        print(f"{self.verb} {key}: {done:,}/{total:,}{percent} {_duration(elapsed)}", file=self.stream, flush=True)
+        print(f"{self.label.format(key=key)}: {done:,}/{total:,}{percent} {_duration(elapsed)}", file=self.stream, flush=True)
 
 
 def _duration(seconds: float) -> str:

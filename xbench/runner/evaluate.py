@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,10 @@ from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
 from xbench.runner import prompts
+from xbench.runner.diagnostics import answer_flags
 from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
 from xbench.runner.model import LoadedModel, load_model, require_torch
+from xbench.runner.provenance import DatasetProvenance, dataset_provenance
 from xbench.runner.results import (
     SAMPLES_FILE,
     PromptSettings,
@@ -22,6 +23,7 @@ from xbench.runner.results import (
     accuracy,
     prompt_hash,
     read_samples,
+    sample_record,
     signature,
     write_results,
 )
@@ -102,6 +104,7 @@ def evaluate(
     rouge_tokenizer: str = "default",
     device_map: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    log_samples: bool = False,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
     require_torch()
@@ -121,14 +124,28 @@ def evaluate(
     scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
     batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy)
+    provenance = dataset_provenance(dataset)
     results = []
     for config in configs:
         rows = _select(_load_split(dataset, config, split), subjects, limit, config)
         if "choices" in rows[0]:
-            results.append(_evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress))
+            result = _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress, log_samples)
         else:
-            results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out)))
+            result = _evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out))
+        results.append(_with_provenance(result, provenance, Path(out) / config))
     return results
+
+
+def _with_provenance(result: RunResult, provenance: DatasetProvenance, folder: Path) -> RunResult:
+    """Record which build was scored, in the fields and the signature; rewrites results.json on rank 0."""
+    if provenance.build_signature is None and provenance.revision is None:
+        return result
+    result.build_signature = provenance.build_signature
+    result.dataset_revision = provenance.revision
+    result.signature = signature(result.dataset, result.config, result.prompt, build=provenance.build_signature, revision=provenance.revision)
+    if current_shard().is_main:
+        write_results(folder, result)
+    return result
 
 
 def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
@@ -186,7 +203,7 @@ def _batch_size(batch_size: int | str, device: str) -> int:
     return size
 
 
-def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress) -> RunResult:
+def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress, log_samples=False) -> RunResult:
     """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files."""
     shard = current_shard()
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
@@ -208,7 +225,7 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
     partial = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
     with open(partial, "w", encoding="utf-8") as sink:
         # complete lines are rewritten, a line a crash may have cut is dropped
-        sink.writelines(json.dumps(asdict(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
+        sink.writelines(json.dumps(sample_record(done[r["id"]]), ensure_ascii=False) + "\n" for r in mine if r["id"] in done)
         finished = len(done)
         if progress:
             progress(config, finished, len(mine))
@@ -219,8 +236,10 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
             todo_texts = [texts[r["id"]] for r in todo]
             for row, text, scored in zip(todo, todo_texts, _score_texts(scorer, todo, todo_texts, settings, labels, batch)):
                 sample = _sample(row, subject, text, scored)
+                if log_samples:
+                    sample.prompt = text
                 done[sample.id] = sample
-                sink.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+                sink.write(json.dumps(sample_record(sample), ensure_ascii=False) + "\n")
                 finished += 1
                 if progress:
                     progress(config, finished, len(mine))
@@ -228,15 +247,17 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
+    acc = accuracy([x.correct for x in ordered])
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
-        prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": accuracy([x.correct for x in ordered])},
+        prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": acc},
+        flags=answer_flags([x.prediction for x in ordered], labels, acc.value, acc.stderr),
         per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings),
         dtype=loaded.dtype, device=loaded.device,
     )
     if shard.is_main:
         if shard.world > 1:
-            (folder / SAMPLES_FILE).write_text("".join(json.dumps(asdict(x), ensure_ascii=False) + "\n" for x in ordered), encoding="utf-8")
+            (folder / SAMPLES_FILE).write_text("".join(json.dumps(sample_record(x), ensure_ascii=False) + "\n" for x in ordered), encoding="utf-8")
         write_results(folder, result)
     barrier(shard)
     if shard.is_main:

@@ -43,6 +43,7 @@ class Sample:
     target: int
     correct: bool
     generation: str | None = None  # translate-then-answer demos only
+    prompt: str | None = None  # the full prompt, with --log-samples only
 
 
 @dataclass
@@ -67,6 +68,8 @@ class RunResult:
     signature: str
     dtype: str = ""
     device: str = ""
+    build_signature: str | None = None  # of the scored build (its build_report.json): family, translator chain, seed, version
+    flags: list[str] = field(default_factory=list)  # e.g. accuracy at chance, one letter for almost every answer
     schema_version: int = SCHEMA_VERSION
     xbench_version: str = __version__
     git_commit: str | None = field(default_factory=lambda: git_commit())
@@ -84,12 +87,25 @@ class RunResult:
         return cls(**data)
 
 
-def signature(dataset: str, config: str, prompt: PromptSettings) -> str:
+def signature(dataset: str, config: str, prompt: PromptSettings, *, build: str | None = None, revision: str | None = None) -> str:
+    """The run's one-line signature; ``build`` (a build signature) and ``revision`` name the data scored."""
     name = Path(dataset).name if Path(dataset).exists() else dataset
+    data = f"|rev:{revision[:12]}" if revision else ""
+    if build:
+        fields = dict(part.partition(":")[::2] for part in build.split("|"))
+        data += f"|build:{fields.get('xbench', '?')}/{fields.get('translator', '?')}/seed:{fields.get('seed', '?')}/v:{fields.get('v', '?')}"
     return (
         f"xbench:{name}|cfg:{config}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
-        f"|instr:{prompt.instruction}|strategy:{prompt.strategy}|v:{__version__}"
+        f"|instr:{prompt.instruction}|strategy:{prompt.strategy}{data}|v:{__version__}"
     )
+
+
+def sample_record(sample: Sample) -> dict:
+    """A samples.jsonl line: the prompt only when it was logged (--log-samples)."""
+    record = asdict(sample)
+    if record["prompt"] is None:
+        del record["prompt"]
+    return record
 
 
 def prompt_hash(prompt: str) -> str:
