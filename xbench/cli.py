@@ -176,11 +176,12 @@ def push(
     repo: Annotated[str, typer.Option("--repo", help="Hub dataset repo, ORG/NAME.")],
     revision: Annotated[Optional[str], typer.Option(help="Tag to create for this upload, e.g. v1.0.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Push a sample or pseudo-translated build anyway (refused otherwise).")] = False,
 ) -> None:
     """Upload a built folder to the Hugging Face Hub (token from HF_TOKEN or a login) and tag it."""
     from xbench.hub import push as run_push
 
-    url = run_push(folder, repo, revision=revision, private=private)
+    url = run_push(folder, repo, revision=revision, private=private, force=force)
     out_console.print(f"pushed {folder} to {repo}{f' (tag {revision})' if revision else ''}: {url}")
 
 
@@ -238,25 +239,48 @@ def eval_command(
     resume: Annotated[bool, typer.Option("--resume", help="Keep the samples already written and score the rest.")] = False,
     max_new_tokens: Annotated[int, typer.Option(help="Generation datasets (TOFU): greedy tokens per answer.")] = 200,
     rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
+    log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write each full prompt into samples.jsonl (per-option scores are always there).")] = False,
+    threads: ThreadsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
+    from xbench.progress import ProgressDisplay
     from xbench.runner.evaluate import evaluate
 
-    with _progress(quiet, "scoring") as (on_progress, _):
+    _use_threads(threads)
+    with ProgressDisplay("scoring {key}", quiet=quiet) as shown:
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
             device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
-            progress=on_progress,
+            progress=shown.update, log_samples=log_samples,
         )
     for result in results:
         _print_result(result)
 
 
 def _print_result(result) -> None:
-    metrics = "  ".join(f"{name} {m.value:.4f} ± {m.stderr:.4f}" for name, m in result.metrics.items())
-    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", highlight=False)
+    from xbench.runner.report import format_metric
+
+    metrics = "  ".join(f"{name} {format_metric(m)}" for name, m in result.metrics.items())
+    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", markup=False, highlight=False)
+    for flag in getattr(result, "flags", []):
+        err_console.print(f"warning: {result.config}: {flag}", markup=False, highlight=False)
+
+
+def _use_threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    from xbench.errors import InputError
+
+    if threads < 1:
+        raise InputError("--threads: must be at least 1")
+    from xbench.runner.model import require_torch
+
+    require_torch()
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 @score_app.command("tofu")
@@ -277,22 +301,29 @@ def score_tofu(
 @_exit_codes
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders written by xbench eval (or results.json files).")],
-    plots: Annotated[Optional[Path], typer.Option(help="Folder for the PNG plots.")] = None,
+    plots: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the plots (PNG and PDF): all models in one figure.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Folder for report.md, report.csv and report.json (accuracy ± standard error, n).")] = None,
 ) -> None:
-    """Print accuracy per model and config, and write the accuracy and gap-to-English plots."""
+    """Print accuracy ± standard error per model and config; write the tables and the plots."""
     from rich.table import Table
 
-    from xbench.runner.report import accuracy_table, collect, plot
+    from xbench.runner.plots import plot
+    from xbench.runner.report import collect, flag_lines, format_metric, result_table, write_tables
 
     results = collect(runs)
-    configs, table = accuracy_table(results)
+    configs, table = result_table(results)
     view = Table("model", *configs)
-    for model, scores in table.items():
-        view.add_row(model, *(f"{scores[c]:.3f}" if c in scores else "-" for c in configs))
+    for model, cells in table.items():
+        view.add_row(model, *(f"{format_metric(cells[c].metric)} n={cells[c].n}" if c in cells else "-" for c in configs))
     out_console.print(view)
+    for line in flag_lines(results):
+        err_console.print(f"warning: {line}", markup=False, highlight=False)
+    if out is not None:
+        for path in write_tables(results, out):
+            out_console.print(f"wrote {path}", markup=False, highlight=False)
     if plots is not None:
         for path in plot(results, plots):
-            out_console.print(f"wrote {path}")
+            out_console.print(f"wrote {path}", markup=False, highlight=False)
 
 
 @export_app.command("lm-eval")
@@ -352,27 +383,31 @@ def retrieve_hp(
 def mt_eval(
     testset: Annotated[Path, typer.Option("--testset", help="Folder with one file per language (FLoRes style), or JSONL of source/reference pairs.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for results.json and hypotheses per system and direction.")] = None,
-    directions: Annotated[Optional[str], typer.Option(help="SRC-TGT list (default en->fr,de,es,it and back).")] = None,
+    directions: Annotated[Optional[str], typer.Option(help="SRC-TGT list. [default: a JSONL test set's own directions; en->fr,de,es,it and back for a folder]")] = None,
     engine: Annotated[Optional[list[str]], typer.Option("--engine", help="An xbench engine chain to score (repeatable), e.g. google or memory,apertium.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="A causal LM prompted to translate (repeatable).")] = None,
     hypotheses: Annotated[Optional[Path], typer.Option(help="Folder of existing hypotheses, <src>-<tgt>.txt.")] = None,
     cache: CacheOption = None,
     comet_model: Annotated[Optional[str], typer.Option(help="Local Unbabel COMET checkpoint (needs unbabel-comet).")] = None,
     device: Annotated[str, typer.Option(help="Device for --model systems.")] = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Score translation quality (chrF, BLEU, optional COMET) of engines, prompted LMs or hypotheses."""
     from rich.table import Table
 
     from xbench.errors import InputError
-    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, parse_directions, quality_table, read_parallel
+    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, quality_table, read_parallel, resolve_directions
 
+    _use_threads(threads)
+    parallel = read_parallel(testset)
+    chosen = resolve_directions(parallel, directions)  # checked before any model loads
     systems = {spec: engine_system(spec, cache) for spec in engine or []}
     systems.update({name: lm_system(name, device=device) for name in model or []})
     if hypotheses is not None:
         systems[hypotheses.name] = hypotheses_system(hypotheses)
     if not systems:
         raise InputError("give at least one system: --engine, --model or --hypotheses")
-    results, messages = evaluate_systems(read_parallel(testset), systems, parse_directions(directions), out, comet_model)
+    results, messages = evaluate_systems(parallel, systems, chosen, out, comet_model)
     for metric in ("chrf", "bleu"):
         columns, table = quality_table(results, metric)
         view = Table(metric, *columns)
@@ -397,12 +432,47 @@ def embed(
     cache: CacheOption = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling and perturbations.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Cosine similarity of sentence embeddings under word switching, token replacement and dropout."""
     from xbench.probes.embed_run import run_embed
 
+    _use_threads(threads)
     result = run_embed(model, source, out, docs=docs, p=p, pool=pool, translator=translator, cache=cache, seed=seed, device=device)
     _print_result(result)
+
+
+@app.command()
+@_exit_codes
+def info(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder written by xbench build.")],
+) -> None:
+    """List a build's configs, splits and rows, and its build signature."""
+    from rich.table import Table
+
+    from xbench.build_info import read_build_info
+
+    built = read_build_info(folder)
+    out_console.print(f"{built.pretty_name or built.family} ({folder})", markup=False, highlight=False)
+    if built.signature:
+        out_console.print(f"build signature: {built.signature}", markup=False, highlight=False)
+    if built.notice:
+        out_console.print(built.notice, markup=False, highlight=False)
+    table = Table("config", "split", "rows", "default")
+    for config, splits in built.configs.items():
+        for split, rows in splits.items():
+            table.add_row(config, split, f"{rows:,}", "yes" if config == built.default_config else "")
+    out_console.print(table)
+
+
+@app.command()
+@_exit_codes
+def env() -> None:
+    """Print xbench, Python, platform and package versions (paste them into a bug report)."""
+    from xbench.about import environment
+
+    for key, value in environment().items():
+        out_console.print(f"{key + ':':<18}{value}", markup=False, highlight=False)
 
 
 def _split_list(value: Optional[str]) -> Optional[list[str]]:

@@ -10,11 +10,16 @@ from xbench.errors import InputError, XbenchError
 _REPORT = "build_report.json"
 
 
-def push(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False, token: str | None = None, api=None) -> str:
-    """Upload ``folder`` as a dataset repo and tag ``revision``; returns the commit URL."""
+def push(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False, token: str | None = None, api=None, force: bool = False) -> str:
+    """Upload ``folder`` as a dataset repo and tag ``revision``; returns the commit URL.
+
+    Sample and pseudo-translated builds are refused unless ``force``: on the Hub they would pass for the real dataset.
+    """
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not (folder / _REPORT).is_file():
         raise InputError(f"{folder}: not an xbench build folder (README.md and {_REPORT} expected)")
+    if not force:
+        _refuse_placeholder_build(folder)
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise InputError(f"--repo: expected ORG/NAME, got {repo!r}")
     if api is None:
@@ -43,6 +48,20 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
         message = _scrub(f"{type(err).__name__}: {err}", token).splitlines()[0][:300]
         raise XbenchError(f"push to {repo} failed ({message}); check the network and your token (HF_TOKEN or `hf auth login`)") from None
     return str(getattr(commit, "commit_url", commit))
+
+
+def _refuse_placeholder_build(folder: Path) -> None:
+    import json
+
+    from xbench.card import build_notice
+
+    try:
+        report = json.loads((folder / _REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{folder / _REPORT}: unreadable ({type(err).__name__})") from None
+    notice = build_notice(str(report.get("translator", "")), report.get("source"))
+    if notice:
+        raise InputError(f"{folder}: {notice} Pass --force to push it anyway.")
 
 
 def _scrub(text: str, token: str | None) -> str:
