@@ -21,8 +21,10 @@ def answer_flags(predictions: Sequence[int], labels: Sequence[str], accuracy: fl
         return flags
     chance = 1 / len(labels)
     margin = CHANCE_STDERRS * stderr if math.isfinite(stderr) and stderr > 0 else 0.0
-    if accuracy <= chance + margin:
-        flags.append(f"accuracy {accuracy:.3f} is at or near chance ({chance:.2f} for {len(labels)} options)")
+    if accuracy < chance - margin:
+        flags.append(f"below chance: accuracy {accuracy:.3f} is more than {CHANCE_STDERRS:g} standard errors under {chance:.2f} ({len(labels)} options)")
+    elif accuracy <= chance + margin:
+        flags.append(f"at or near chance: accuracy {accuracy:.3f} is within {CHANCE_STDERRS:g} standard errors of {chance:.2f} ({len(labels)} options)")
     option, count = Counter(predictions).most_common(1)[0]
     if n >= 10 and count / n >= SAME_ANSWER_SHARE:
         answer = labels[option] if 0 <= option < len(labels) else "no option"

@@ -17,6 +17,7 @@ from xbench.runner.report import _config_order, headline_metric, split_config
 from xbench.runner.results import Metric, RunResult
 
 MIXUP_GROUP = "mixup"
+MAX_BAR_WIDTH = 0.25
 GAP_FLOOR = 0.2  # the gap axis spans at least +-0.2: a 2-question difference stays small
 
 
@@ -67,6 +68,8 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     out.mkdir(parents=True, exist_ok=True)
     panels = _panels(results)
@@ -85,7 +88,7 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
             if kind == "gap" and not any(english.values()):
                 continue
             width = max(6.0, 0.3 * len(groups) * len(series) + 2.5)
-            fig, axes = plt.subplots(len(models), 1, figsize=(width, 2.6 * len(models) + 0.8), sharex=True, sharey=True, squeeze=False)
+            fig, axes = plt.subplots(len(models), 1, figsize=(width, 2.4 * len(models) + 1.0), sharex=True, sharey=True, squeeze=False, layout="constrained")
             gaps = []
             for ax, model, name in zip(axes[:, 0], models, names):
                 gaps += _draw_panel(ax, kind, by_model[model], english[model], groups, series, configs, n_options)
@@ -93,13 +96,14 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
                 ax.set_ylabel("accuracy" if kind == "accuracy" else "accuracy − English")
             limit = max(GAP_FLOOR, math.ceil(max(gaps, default=0) * 10) / 10)
             axes[0, 0].set_ylim(*((0, 1) if kind == "accuracy" else (-limit, limit)))
-            bar_width = 0.8 / max(1, len(series))
-            axes[-1, 0].set_xticks([x + bar_width * (len(series) - 1) / 2 for x in range(len(groups))], groups)
-            handles, labels = axes[0, 0].get_legend_handles_labels()
-            fig.legend(handles, labels, loc="upper right", fontsize="small", ncol=min(4, len(labels)), frameon=False)
+            axes[-1, 0].set_xticks(range(len(groups)), groups)
+            handles = [Patch(facecolor=f"C{i}", edgecolor="black", linewidth=0.4, label=fmt) for i, fmt in enumerate(series)]
+            if kind == "accuracy":
+                handles += [Line2D([], [], color="firebrick", linestyle=":", label=f"chance ({1 / n_options:.2f})"),
+                            Line2D([], [], color="black", linestyle="--", label="English")]
+            fig.legend(handles=handles, loc="outside lower center", fontsize="small", ncol=min(6, len(handles)), frameon=False)
             title = f"{dataset}: {'accuracy' if kind == 'accuracy' else 'gap to English'} ({setting})"
             fig.suptitle(title, fontsize="medium", x=0.01, ha="left")
-            fig.tight_layout(rect=(0, 0, 1, 0.93))
             for ext in ("png", "pdf"):
                 fig.savefig(out / f"{kind}{suffix}.{ext}", dpi=150)
             plt.close(fig)
@@ -109,16 +113,21 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
 
 def _draw_panel(ax, kind, scores, english, groups, series, configs, n_options) -> list[float]:
     """Bars for one model; returns |gap| + stderr of each bar (to size the gap axis)."""
-    bar_width = 0.8 / max(1, len(series))
     base = english.metrics["acc"] if english is not None else None
+    present = {group: [fmt for fmt in series if _config_for(group, fmt, configs) is not None] for group in groups}
+    width = min(MAX_BAR_WIDTH, 0.8 / max(len(p) for p in present.values()))
+    slots = {}  # (group, format) -> x: each group's bars centred on its tick
+    for g, group in enumerate(groups):
+        for k, fmt in enumerate(present[group]):
+            slots[(group, fmt)] = g + (k - (len(present[group]) - 1) / 2) * width
     extents = []
     for i, fmt in enumerate(series):
         xs, values, errors = [], [], []
-        for g, group in enumerate(groups):
+        for group in groups:
             config = _config_for(group, fmt, configs)
             if config is None:
                 continue
-            x = g + i * bar_width
+            x = slots[(group, fmt)]
             result = scores.get(config)
             if result is None:
                 ax.text(x, 0.01 if kind == "accuracy" else 0.0, "n/a", ha="center", va="bottom", fontsize="x-small", rotation=90, color="grey")
@@ -134,12 +143,12 @@ def _draw_panel(ax, kind, scores, english, groups, series, configs, n_options) -
             values.append(value)
             errors.append(error)
             extents.append(abs(value) + error)
-        ax.bar(xs, values, bar_width, yerr=errors, capsize=2, label=fmt, color=f"C{i}", edgecolor="black", linewidth=0.4,
+        ax.bar(xs, values, width, yerr=errors, capsize=2, label=fmt, color=f"C{i}", edgecolor="black", linewidth=0.4,
                error_kw={"linewidth": 0.8})
     if kind == "accuracy":
-        ax.axhline(1 / n_options, color="firebrick", linestyle=":", linewidth=1, label=f"chance ({1 / n_options:.2f})")
+        ax.axhline(1 / n_options, color="firebrick", linestyle=":", linewidth=1)
         if base is not None:
-            ax.axhline(base.value, color="black", linestyle="--", linewidth=1, label=f"English ({base.value:.2f})")
+            ax.axhline(base.value, color="black", linestyle="--", linewidth=1)
     else:
         ax.axhline(0, color="black", linewidth=0.8)
     ax.grid(axis="y", linewidth=0.3, alpha=0.6)

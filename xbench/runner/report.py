@@ -11,7 +11,7 @@ from pathlib import Path
 
 from xbench.errors import InputError
 from xbench.formats import FORMATS
-from xbench.languages import SOURCE_LANGUAGE
+from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.runner.results import RESULTS_FILE, Metric, RunResult, load_results
 
 REPORT_STEM = "report"
@@ -60,7 +60,7 @@ def _config_order(config: str) -> tuple[int, str, int]:
     if lang == SOURCE_LANGUAGE:
         return (0, "", 0)
     if fmt in FORMATS:
-        return (1, lang, list(FORMATS).index(fmt))
+        return (1, f"{list(LANGUAGES).index(lang):03d}" if lang in LANGUAGES else lang, list(FORMATS).index(fmt))
     return (2, config, 0)
 
 
@@ -121,7 +121,7 @@ def write_tables(results: list[RunResult], out: Path) -> list[Path]:
         })
     md = ["| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
     for label, cells in table.items():
-        md.append(f"| {label} | " + " | ".join(f"{format_metric(cells[c].metric, 3)} (n={cells[c].n})" if c in cells else "-" for c in configs) + " |")
+        md.append(f"| {label.replace('|', chr(92) + '|')} | " + " | ".join(f"{format_metric(cells[c].metric, 3)} (n={cells[c].n})" if c in cells else "-" for c in configs) + " |")
     notes = flag_lines(results)
     if notes:
         md += ["", "Warnings:", "", *(f"- {line}" for line in notes)]
