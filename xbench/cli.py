@@ -334,12 +334,16 @@ def export_lm_eval_command(
     configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
     ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
     instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
+    dataset_path: Annotated[Optional[str], typer.Option("--dataset-path", metavar="HUB_ID", help="Dataset the YAMLs load, e.g. the Hub id the build was pushed to (shareable tasks). [default: DATASET, a folder as its absolute path]")] = None,
 ) -> None:
     """Write lm-evaluation-harness tasks with exactly the prompts of xbench eval."""
     from xbench.runner.export import export_lm_eval
 
-    files = export_lm_eval(dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction)
-    out_console.print(f"wrote {len(files)} task files to {out}; run: lm_eval --include_path {out} --tasks {files[0].stem} ...")
+    files = export_lm_eval(dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction, dataset_path=dataset_path)
+    out_console.print(
+        f"wrote {len(files)} task files to {out}; run: lm_eval --model hf --model_args pretrained=MODEL "
+        f"--include_path {out} --tasks {files[0].stem} --num_fewshot 0", markup=False, highlight=False,
+    )
 
 
 retrieve_app = typer.Typer(help="Select documents of a corpus.", no_args_is_help=True)
