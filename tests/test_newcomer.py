@@ -166,3 +166,18 @@ def test_mt_eval_infers_directions_from_jsonl(tmp_path):
     assert "de-en" in result.output and "en-fr" not in result.output
     missing = invoke("mt-eval", "--testset", testset, "--directions", "en-fr", "--model", "/nonexistent/model")
     assert missing.exit_code == 2 and "no en->fr data" in missing.output  # before any model loads
+
+
+def test_bare_build_with_the_web_default_fails_fast_offline(tmp_path, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr("socket.create_connection", unreachable)
+    for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    result = invoke("build", "mmlu_mixup", "--source", "sample", "--out", tmp_path / "o", "--cache", tmp_path / "c.sqlite")
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "the default translator of mmlu_mixup is google, which needs the network" in message
+    assert "offline, choose --translator from pseudo (layout checks), memory" in message
+    assert not (tmp_path / "o").exists()

@@ -138,6 +138,8 @@ def build(
 
     from xbench.progress import ProgressDisplay
 
+    if translator is None and not dry_run:
+        _check_default_translator(dataset)
     with ProgressDisplay("translating en->{key}", quiet=quiet) as shown:
         report = run_build(
             dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
@@ -150,6 +152,15 @@ def build(
             },
         )
     _print_report(report, quiet)
+
+
+def _check_default_translator(dataset: str) -> None:
+    """A bare build of a family whose default engine is on the web fails fast when offline."""
+    from xbench.builders import get_family
+    from xbench.translation.reachability import require_reachable
+
+    first = get_family(dataset).default_translator.split(",")[0]
+    require_reachable(first, why=f"the default translator of {dataset}")
 
 
 def _print_report(report, quiet: bool = False) -> None:
