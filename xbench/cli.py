@@ -274,9 +274,10 @@ def _print_result(result) -> None:
     from xbench.runner.report import format_metric
 
     metrics = "  ".join(f"{name} {format_metric(m)}" for name, m in result.metrics.items())
-    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", markup=False, highlight=False)
+    # soft_wrap: a terminal may fold the line, but a copied signature has no line break in it
+    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", markup=False, highlight=False, soft_wrap=True)
     for flag in getattr(result, "flags", []):
-        err_console.print(f"warning: {result.config}: {flag}", markup=False, highlight=False)
+        err_console.print(f"warning: {result.config}: {flag}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _use_threads(threads: Optional[int]) -> None:
