@@ -162,8 +162,7 @@ def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):
     assert "fr_gt_option" in result.output and "acc" in result.output
     result = runner.invoke(app, ["report", str(run), "--plots", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir())[0].endswith("accuracy.png")
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 2
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accuracy.pdf", "accuracy.png", "gap.pdf", "gap.png"]
 
 
 @pytest.mark.parametrize(

@@ -260,6 +260,7 @@ def eval_command(
 
     _use_threads(threads)
     with ProgressDisplay("scoring {key}", quiet=quiet) as shown:
+        shown.note(f"loading {model}")  # a large model can take minutes before the first bar
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
