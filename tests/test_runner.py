@@ -122,7 +122,8 @@ def test_first_token_strategy_counts_only_option_ids():
 def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     results = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en", "fr_gt_option"], shots=2)
     en = load_results(tmp_path / "run" / "en" / "results.json")
-    assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0"
+    assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|build:mmlu_mixup/pseudo/seed:0/v:0.1.0|v:0.1.0"
+    assert en.build_signature == "xbench:mmlu_mixup|translator:pseudo|seed:0|v:0.1.0" and en.dataset_revision is None
     assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
     samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation"}
@@ -197,7 +198,7 @@ def test_translate_demos_generate_greedily_then_answer(loaded, mmlu_dir, tmp_pat
     samples = [json.loads(line) for line in (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and all(s["generation"].endswith("Answer:") for s in samples)
     assert (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text() == (tmp_path / "b" / "fr_full" / "samples.jsonl").read_text()
-    assert first.signature.endswith("|shots:2|demos:translate|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0")
+    assert first.signature.endswith("|shots:2|demos:translate|ids:ABCD|instr:none|strategy:maxprob|build:mmlu_mixup/pseudo/seed:0/v:0.1.0|v:0.1.0")
     # the scored prompt is the demo prefix, the query and what the model wrote, ending in the cue
     mixed = load_source("sample", ("test",))["test"][0]
     assert again.n_samples == 4 and samples[0]["id"] == mixed["id"]

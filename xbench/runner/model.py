@@ -12,6 +12,7 @@ from typing import Any
 
 from xbench.about import CPU_TORCH, INSTALL_RUN
 from xbench.errors import InputError, XbenchError
+from xbench.quiet import silence_libraries
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -55,6 +56,7 @@ def resolve_dtype(dtype: str, device: str):
 
 def load_model(model: str, *, dtype: str = "auto", device: str = "auto", device_map: str | None = None) -> LoadedModel:
     require_torch()
+    silence_libraries()  # xbench draws its own progress; no "Loading weights" bar (eval, mt-eval, embed)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
