@@ -77,7 +77,7 @@ def test_info_lists_configs_splits_rows_and_signature_unwrapped(sample_build):
     assert "build signature: xbench:mmlu_mixup|translator:pseudo|seed:0|v:" + xbench.__version__ in lines
     assert any(line.startswith("NOT FOR EVALUATION") and line.endswith("For layout checks and tests only.") for line in lines)  # one line, not wrapped
     rows = [" ".join(line.replace("│", " ").split()) for line in lines]
-    assert "fr_full test 40" in rows and "fr_full dev 20" in rows and "mixup test 40 yes" in rows
+    assert "fr_full test 40" in rows and "dev 20" in rows and "mixup test 40 yes" in rows
     missing = invoke("info", sample_build / "nope")
     assert missing.exit_code == 2 and "not a build folder" in missing.output
 

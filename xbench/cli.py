@@ -477,8 +477,8 @@ def info(
         out_console.print(built.notice, markup=False, highlight=False)
     table = Table("config", "split", "rows", "default")
     for config, splits in built.configs.items():
-        for split, rows in splits.items():
-            table.add_row(config, split, f"{rows:,}", "yes" if config == built.default_config else "")
+        for index, (split, rows) in enumerate(splits.items()):
+            table.add_row(config if index == 0 else "", split, f"{rows:,}", "yes" if config == built.default_config and index == 0 else "")
     out_console.print(table)
 
 
