@@ -147,7 +147,7 @@ def test_push_uploads_and_tags(tmp_path, mmlu_source, cache_path, monkeypatch):
     out = tmp_path / "out"
     invoke("build", "mmlu_mixup", "--source", mmlu_source, "--translator", "pseudo", "--langs", "fr", "--formats", "full", "--out", out, "--cache", cache_path)
     api = FakeApi()
-    url = hub.push(out, "org/mmlu_mixup", revision="v1.0", private=True, token="hf_secret", api=api)
+    url = hub.push(out, "org/mmlu_mixup", revision="v1.0", private=True, token="hf_secret", api=api, force=True)
     assert url == "https://hub/commit/1"
     assert [c[0] for c in api.calls] == ["create_repo", "upload_folder", "create_tag"]
     assert api.calls[0][2]["private"] is True and api.calls[0][2]["repo_type"] == "dataset"
@@ -155,7 +155,7 @@ def test_push_uploads_and_tags(tmp_path, mmlu_source, cache_path, monkeypatch):
     assert api.calls[1][1]["delete_patterns"] == ["*.parquet"]  # stale shards of an earlier build go
     taken = FakeApi(tags=("v1.0",))
     with pytest.raises(xbench.InputError, match="tag 'v1.0' already exists in org/mmlu_mixup"):
-        hub.push(out, "org/mmlu_mixup", revision="v1.0", token="hf_secret", api=taken)
+        hub.push(out, "org/mmlu_mixup", revision="v1.0", token="hf_secret", api=taken, force=True)
     assert [c[0] for c in taken.calls] == ["create_repo"]  # nothing uploaded
 
 
@@ -165,7 +165,7 @@ def test_push_failure_never_shows_the_token(tmp_path, mmlu_source, cache_path, m
     api = FakeApi(fail_with=RuntimeError("401 Unauthorized for token hf_secret_value"))
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
     monkeypatch.setattr("huggingface_hub.HfApi", lambda: api)
-    result = invoke("push", out, "--repo", "org/name")
+    result = invoke("push", out, "--repo", "org/name", "--force")
     assert result.exit_code == 1
     assert "hf_secret_value" not in result.output and "***" in result.output
     assert "push to org/name failed" in result.output

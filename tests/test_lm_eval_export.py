@@ -102,3 +102,68 @@ def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_pat
             assert max(abs(a - b) for a, b in zip(loglikelihoods, mine["logprobs"])) < 1e-4
             compared += 1
     assert compared == 40
+
+
+@pytest.fixture(scope="module")
+def quiz_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lm_eval_quiz") / "hp_quiz"
+    xbench.build("hp_quiz", out=out, langs="fr", cache=out.parent / "c.sqlite")
+    return out
+
+
+def test_quiz_export_names_no_dev_split_and_takes_a_hub_path(quiz_build, tmp_path):
+    files = export_lm_eval(str(quiz_build), tmp_path / "tasks", configs=["fr"], dataset_path="org/hp-quiz-xbench")
+    (task,) = yaml.safe_load(files[0].read_text())["task"]
+    assert task["task"] == "xbench_hp_quiz_fr_all" and task["dataset_path"] == "org/hp-quiz-xbench"
+    assert "fewshot_split" not in task and "fewshot_config" not in task and task["test_split"] == "test"
+    assert task["description"] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n"
+
+
+def _run_lm_eval(tasks_dir, task, model, shots, limit=None):
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    return simple_evaluate(
+        model="hf", model_args=f"pretrained={model},dtype=float32", tasks=[task], num_fewshot=shots, batch_size=4, limit=limit,
+        log_samples=True, task_manager=TaskManager(include_path=str(tasks_dir)), device="cpu",
+    )
+
+
+@pytest.mark.slow
+def test_lm_eval_runs_the_quiz_export_and_agrees_with_xbench_eval(quiz_build, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("lm_eval")
+    from runner_fixtures import save_tiny_model
+
+    from xbench.runner.evaluate import evaluate
+
+    model = save_tiny_model(tmp_path / "model")
+    export_lm_eval(str(quiz_build), tmp_path / "tasks", configs=["fr"])
+    results = _run_lm_eval(tmp_path / "tasks", "xbench_hp_quiz_fr", model, shots=0, limit=20)
+    evaluate(str(model), str(quiz_build), out=tmp_path / "run", configs=["fr"], limit=20, device="cpu")
+    ours = [json.loads(line) for line in (tmp_path / "run" / "fr" / "samples.jsonl").read_text().splitlines()]
+    (samples,) = results["samples"].values()
+    assert len(samples) == 20
+    for sample in samples:
+        mine = ours[sample["doc_id"]]
+        loglikelihoods = [float(r[0][0]) for r in sample["resps"]]
+        assert hashlib.sha256(sample["arguments"][0][0].encode()).hexdigest() == mine["prompt_hash"]
+        assert max(range(4), key=loglikelihoods.__getitem__) == mine["prediction"]
+
+
+def test_generation_and_text_families_are_refused_with_one_line(tmp_path):
+    from conftest import write_jsonl
+
+    tofu = tmp_path / "tofu"
+    xbench.build("tofu", out=tofu, source=str(write_jsonl(tmp_path / "full.jsonl", [{"question": "Q1?", "answer": "A1."}])),
+                 translator="pseudo", cache=tmp_path / "c.sqlite", langs="it")
+    with pytest.raises(xbench.InputError, match=r"config 'full_en': no test split \(splits: train\); lm-eval export covers"):
+        export_lm_eval(str(tofu), tmp_path / "tasks")
+    wiki = tmp_path / "wiki_src"
+    wiki.mkdir()
+    (wiki / "wiki.test.txt").write_text(" = Title = \n The cat sat . It slept .\n", encoding="utf-8")
+    built = tmp_path / "wiki"
+    xbench.build("wikitext_mixed", out=built, source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", splits="test", options={"units": "sentence"})
+    with pytest.raises(xbench.InputError, match="missing column"):
+        export_lm_eval(str(built), tmp_path / "tasks2")
+    assert not list((tmp_path / "tasks").glob("*.yaml")) and not list((tmp_path / "tasks2").glob("*.yaml"))

@@ -132,6 +132,7 @@ def test_embed_end_to_end_on_the_tiny_model(tmp_path):
     assert all(-1 <= data["metrics"][f"cos_{c}"]["value"] <= 1 for c in ("mixed", "replace", "dropout"))
     assert 0 <= data["metrics"]["p_value_mixed_vs_replace"]["value"] <= 1 and data["n_samples"] == 8
     assert (tmp_path / "emb" / "tsne.png").is_file()
+    assert "nan" not in result.output  # the t and p values have no standard error: none is printed
     samples = [json.loads(line) for line in (tmp_path / "emb" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 8 and not any(math.isnan(s["mixed"]) for s in samples)
     # masked positions do not count: the mean over a mask equals the mean over the kept prefix

@@ -126,7 +126,11 @@ def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     # the data hash is sha256sum's listing of the config's files, hashed (demos come from en itself here)
     listing = "".join(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  en/{f.name}\n" for f in sorted((mmlu_dir / "en").iterdir()))
     assert en.dataset_hash == hashlib.sha256(listing.encode()).hexdigest()
-    assert en.signature == f"xbench:mmlu|cfg:en|data:{en.dataset_hash[:12]}|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:study|v:0.1.0"
+    assert en.signature == (
+        f"xbench:mmlu|cfg:en|data:{en.dataset_hash[:12]}|build:mmlu_mixup/pseudo/seed:0/v:0.1.0"
+        "|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:study|v:0.1.0"
+    )
+    assert en.build_signature == "xbench:mmlu_mixup|translator:pseudo|seed:0|v:0.1.0" and en.dataset_revision is None
     assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
     samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation", "run_key"}
@@ -151,8 +155,8 @@ def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
     out = tmp_path / "hp"
     xbench.build("hp_quiz", out=out, cache=tmp_path / "c.sqlite", langs="fr")
     seen = []
-    original = McScorer.score_group
-    monkeypatch.setattr(McScorer, "score_group", lambda self, texts: seen.extend(texts) or original(self, texts))
+    original = McScorer.iter_group
+    monkeypatch.setattr(McScorer, "iter_group", lambda self, texts: seen.extend(texts) or original(self, texts))
     evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3, protocol="harness")
     assert seen[0] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n" + (
         "De quelle couleur sont les cheveux de Harry Potter ?\nA. Noir\nB. Brun\nC. Roux\nD. Blond\nAnswer:"
@@ -167,8 +171,7 @@ def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):
     assert "fr_gt_option" in result.output and "acc" in result.output
     result = runner.invoke(app, ["report", str(run), "--plots", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir())[0].endswith("accuracy.png")
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 2
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accuracy.pdf", "accuracy.png", "gap.pdf", "gap.png"]
 
 
 @pytest.mark.parametrize(

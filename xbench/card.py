@@ -30,9 +30,25 @@ def size_category(rows: int) -> str:
     return next((label for bound, label in _SIZES if rows < bound), "1M<n<10M")
 
 
+def default_config(family: Family, built: list[str]) -> str:
+    return family.default_config if family.default_config in built else (SOURCE_LANGUAGE if SOURCE_LANGUAGE in built else built[0])
+
+
+def build_notice(translator: str, source: str | None) -> str | None:
+    """A warning for builds that are not the real dataset (bundled sample, pseudo translations), else None."""
+    parts = []
+    if source == "sample":
+        parts.append("built from the small bundled sample, not the full source dataset")
+    if "pseudo" in translator.split(","):
+        parts.append("'translations' are pseudo placeholders ('[fr] text') from the pseudo engine")
+    if not parts:
+        return None
+    return "NOT FOR EVALUATION: " + "; ".join(parts) + ". For layout checks and tests only."
+
+
 def card_metadata(family: Family, configs: list[ConfigSpec], report: BuildReport) -> dict:
     built = [spec.name for spec in configs if spec.name in report.configs]
-    default = family.default_config if family.default_config in built else (SOURCE_LANGUAGE if SOURCE_LANGUAGE in built else built[0])
+    default = default_config(family, built)
     entries = []
     for name in built:
         entry: dict = {"config_name": name}
@@ -58,7 +74,9 @@ def card_metadata(family: Family, configs: list[ConfigSpec], report: BuildReport
 def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) -> str:
     metadata = yaml.safe_dump(card_metadata(family, configs, report), sort_keys=False, allow_unicode=True, width=1000)
     template = Template((resources.files("xbench.cards") / family.card_template).read_text(encoding="utf-8"))
+    built = [spec.name for spec in configs if spec.name in report.configs]
     body = template.substitute(
+        default_config=default_config(family, built),
         pretty_name=family.pretty_name,
         dataset=family.name,
         configs_table=_configs_table(configs, report),
@@ -72,11 +90,19 @@ def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) 
         license=family.license,
         **(family.card_fields() if family.card_fields else {}),
     )
+    notice = build_notice(report.translator, report.source)
+    if notice:  # the body's first line, before anything that describes the full dataset
+        body = f"**{notice}**\n\n{body}"
     return f"---\n{metadata}---\n\n{body}"
 
 
 def build_signature(report: BuildReport) -> str:
-    return f"xbench:{report.dataset}|translator:{report.translator}|seed:{report.seed}|v:{__version__}"
+    return signature_from_fields(report.dataset, report.translator, report.seed, __version__)
+
+
+def signature_from_fields(dataset: str, translator: str, seed: int, version: str) -> str:
+    """The one-line build signature (also what ``xbench eval`` records of the build it scored)."""
+    return f"xbench:{dataset}|translator:{translator}|seed:{seed}|v:{version}"
 
 
 def _configs_table(configs: list[ConfigSpec], report: BuildReport) -> str:

@@ -14,7 +14,11 @@ from rich.console import Console
 
 from xbench.errors import XbenchError
 
-app = typer.Typer(help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True, add_completion=False)
+# Plain Click help: flags read as flags, every default shows, and piped help is not boxed.
+app = typer.Typer(
+    help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True,
+    add_completion=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
+)
 translations_app = typer.Typer(help="Move translation memories in and out of the cache (JSONL).", no_args_is_help=True)
 app.add_typer(translations_app, name="translations")
 export_app = typer.Typer(help="Export a built dataset for other tools.", no_args_is_help=True)
@@ -22,12 +26,38 @@ app.add_typer(export_app, name="export")
 score_app = typer.Typer(help="Score outputs produced elsewhere with xbench's metrics.", no_args_is_help=True)
 app.add_typer(score_app, name="score")
 
-# no emoji codes: "--device cuda:x:" must not print as a cross mark
-out_console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Piped or redirected output is never wrapped at 80 columns: cells and signatures stay whole.
+
+    No emoji codes: "--device cuda:x:" must not print as a cross mark.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 10_000, emoji=False)
+
+
+out_console = _console()
+err_console = _console(stderr=True)
 
 CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Quiet: no progress, tables or notes; only the result lines and errors.")]
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: torch's choice, often slow on a busy machine).")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from xbench.about import version_line
+
+        out_console.print(version_line(), markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Build mixed-language benchmarks and measure the crosslingual knowledge barrier."""
 
 
 def _exit_codes(command: Callable) -> Callable:
@@ -70,24 +100,28 @@ def engines() -> None:
     """List the translation engines and the environment variables they read."""
     from xbench.translation.engines import DEEP_TRANSLATOR_ENGINES
 
-    out_console.print("pseudo    deterministic '[fr] text', offline")
-    out_console.print("memory    lookup only: cached or imported entries, any engine")
-    out_console.print("apertium  local Debian apertium (apt-get install apertium apertium-eng-spa)")
-    out_console.print("freedict  single words from Debian's freedict dictionaries (apt-get install dict-freedict-eng-fra ...)")
+    lines = [
+        "pseudo    deterministic '[fr] text', offline",
+        "memory    lookup only: cached or imported entries, any engine",
+        "apertium  local Debian apertium (apt-get install apertium apertium-eng-spa)",
+        "freedict  single words from Debian's freedict dictionaries (apt-get install dict-freedict-eng-fra ...)",
+    ]
     for name, spec in DEEP_TRANSLATOR_ENGINES.items():
         keys = ", ".join(spec.env.values()) or "no key"
-        out_console.print(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+        lines.append(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+    for line in lines:
+        out_console.print(line, markup=False, highlight=False)
 
 
 @app.command()
 @_exit_codes
 def build(
     dataset: Annotated[str, typer.Argument(help="Dataset family, e.g. mmlu_mixup.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (Hub-ready).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output folder (Hub-ready). [required unless --dry-run]")] = None,
     langs: Annotated[Optional[str], typer.Option(help="Comma-separated language codes, or 'all'.")] = None,
     formats: Annotated[Optional[str], typer.Option(help="Comma-separated formats, or 'all'.")] = None,
     source: Annotated[Optional[str], typer.Option(help="Local source (file or folder) instead of the Hub; 'sample' for the bundled sample.")] = None,
-    translator: Annotated[Optional[str], typer.Option(help="Engine chain, left to right, e.g. memory,google.")] = None,
+    translator: Annotated[Optional[str], typer.Option(help="Engine chain, left to right, e.g. memory,google. [default: google for mmlu_mixup, tofu and wikitext_mixed (needs network); memory,google for hp_quiz; offline: pseudo, memory, apertium, freedict]")] = None,
     cache: CacheOption = None,
     seed: Annotated[int, typer.Option(help="Seed for per-row random choices.")] = 0,
     mixup_pool: Annotated[str, typer.Option(help="Five languages for the mixup config.")] = "en,fr,de,es,it",
@@ -109,65 +143,48 @@ def build(
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
     from xbench.pipeline import build as run_build
 
-    with _progress(quiet) as (on_translate, on_config):
+    from xbench.progress import ProgressDisplay
+
+    if translator is None and not dry_run:
+        _check_default_translator(dataset)
+    with ProgressDisplay("translating en->{key}", quiet=quiet) as shown:
         report = run_build(
             dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
             seed=seed, mixup_pool=mixup_pool, splits=splits, dry_run=dry_run, allow_untranslated=allow_untranslated,
-            workers=workers, progress=on_translate, on_config=on_config,
+            workers=workers, progress=lambda lang, delta, total: shown.advance(lang, delta, total),
+            on_config=lambda name: shown.note(f"wrote config {name}"),
             options={
                 "source_config": source_config, "translate_answers": translate_answers, "units": unit, "doc_unit": doc_unit,
                 "pool": pool, "max_docs": max_docs, "sample": sample, "sample_seed": seed, "subset": subset, "qa": qa,
             },
         )
-    _print_report(report)
+    _print_report(report, quiet)
 
 
-def _print_report(report) -> None:
+def _check_default_translator(dataset: str) -> None:
+    """A bare build of a family whose default engine is on the web fails fast when offline."""
+    from xbench.builders import get_family
+    from xbench.translation.reachability import require_reachable
+
+    first = get_family(dataset).default_translator.split(",")[0]
+    require_reachable(first, why=f"the default translator of {dataset}")
+
+
+def _print_report(report, quiet: bool = False) -> None:
     from rich.table import Table
 
     table = Table("lang", "segments", "chars", "requests", "cached", "retries", "failed", "engines", title="translation" + (" (dry run)" if report.dry_run else ""))
     table.columns[-1].overflow = "fold"
-    for code, stats in report.languages.items():
+    for code, stats in report.languages.items() if not quiet else ():
         engines = ", ".join(f"{k or 'none'}:{v}" for k, v in sorted(stats.engines.items()))
         table.add_row(code, f"{stats.segments:,}", f"{stats.characters:,}", f"{stats.requests:,}", f"{stats.cache_hits:,}", str(stats.retries), str(stats.failures), engines)
-    out_console.print(table)
+    if not quiet:
+        out_console.print(table)
     if report.dry_run:
         out_console.print(f"{len(report.configs)} configs would be written; nothing was translated")
     else:
         rows = sum(sum(splits.values()) for splits in report.configs.values())
         out_console.print(f"wrote {len(report.configs)} configs, {rows:,} rows to {report.out} in {report.seconds:.1f}s")
-
-
-class _progress:
-    """Rich progress bars: one task per language (translating) or config (scoring), plus writing."""
-
-    def __init__(self, quiet: bool, verb: str = "translating en->"):
-        self.quiet = quiet or not sys.stderr.isatty()
-        self.verb = verb
-
-    def __enter__(self):
-        if self.quiet:
-            return None, None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
-        self.bar.start()
-        tasks: dict[str, int] = {}
-        writing = self.bar.add_task("writing configs", total=None)
-
-        def on_translate(lang: str, done: int, total: int) -> None:
-            if lang not in tasks:
-                tasks[lang] = self.bar.add_task(f"{self.verb}{lang}" if self.verb.endswith(">") else f"{self.verb} {lang}", total=total)
-            self.bar.update(tasks[lang], advance=done)
-
-        def on_config(name: str) -> None:
-            self.bar.update(writing, advance=1, description=f"writing configs ({name})")
-
-        return on_translate, on_config
-
-    def __exit__(self, *exc) -> None:
-        if not self.quiet:
-            self.bar.stop()
 
 
 @app.command()
@@ -177,11 +194,12 @@ def push(
     repo: Annotated[str, typer.Option("--repo", help="Hub dataset repo, ORG/NAME.")],
     revision: Annotated[Optional[str], typer.Option(help="Tag to create for this upload, e.g. v1.0.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Push a sample or pseudo-translated build anyway (refused otherwise).")] = False,
 ) -> None:
     """Upload a built folder to the Hugging Face Hub (token from HF_TOKEN or a login) and tag it."""
     from xbench.hub import push as run_push
 
-    url = run_push(folder, repo, revision=revision, private=private)
+    url = run_push(folder, repo, revision=revision, private=private, force=force)
     out_console.print(f"pushed {folder} to {repo}{f' (tag {revision})' if revision else ''}: {url}")
 
 
@@ -244,17 +262,22 @@ def eval_command(
     apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template", help="Wrap each prompt in the tokenizer's chat template (instruct models).")] = False,
     system_prompt: Annotated[Optional[str], typer.Option(help="System prompt (a system turn with --apply-chat-template, else a paragraph before the prompt).")] = None,
     tofu_template: Annotated[str, typer.Option(help="TOFU under study: auto (from the architecture), llama2, phi, stablelm, pythia or plain.")] = "auto",
+    log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write each full prompt into samples.jsonl (per-option scores are always there).")] = False,
+    threads: ThreadsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
+    from xbench.progress import ProgressDisplay
     from xbench.runner.evaluate import evaluate
 
-    with _progress(quiet, "scoring") as (on_progress, _), _resume_hint_on_interrupt(out):
+    _use_threads(threads)
+    with ProgressDisplay("scoring {key}", quiet=quiet) as shown, _resume_hint_on_interrupt(out):
+        shown.note(f"loading {model}")  # a large model can take minutes before the first bar
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
             device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
-            progress=on_progress, protocol=protocol, tokenizer=tokenizer, apply_chat_template=apply_chat_template,
+            progress=shown.update, log_samples=log_samples, protocol=protocol, tokenizer=tokenizer, apply_chat_template=apply_chat_template,
             system_prompt=system_prompt, tofu_template=tofu_template,
         )
     for result in results:
@@ -271,8 +294,28 @@ def _resume_hint_on_interrupt(out: Path):
 
 
 def _print_result(result) -> None:
-    metrics = "  ".join(f"{name} {m.value:.4f} ± {m.stderr:.4f}" for name, m in result.metrics.items())
-    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", highlight=False)
+    from xbench.runner.report import format_metric
+
+    metrics = "  ".join(f"{name} {format_metric(m)}" for name, m in result.metrics.items())
+    # soft_wrap: a terminal may fold the line, but a copied signature has no line break in it
+    out_console.print(f"{result.config:<20} {metrics}  n={result.n_samples}  {result.signature}", markup=False, highlight=False, soft_wrap=True)
+    for flag in getattr(result, "flags", []):
+        err_console.print(f"warning: {result.config}: {flag}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _use_threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    from xbench.errors import InputError
+
+    if threads < 1:
+        raise InputError("--threads: must be at least 1")
+    from xbench.runner.model import require_torch
+
+    require_torch()
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 @score_app.command("tofu")
@@ -293,24 +336,31 @@ def score_tofu(
 @_exit_codes
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders written by xbench eval (or results.json files).")],
-    plots: Annotated[Optional[Path], typer.Option(help="Folder for the PNG plots.")] = None,
+    plots: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the plots (PNG and PDF): all models in one figure.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Folder for report.md, report.csv and report.json (accuracy ± standard error, n).")] = None,
 ) -> None:
-    """Print accuracy per model and config, and write the accuracy and gap-to-English plots."""
+    """Print accuracy ± standard error per model and config; write the tables and the plots."""
     from rich.table import Table
 
-    from xbench.runner.report import accuracy_table, check_plot_target, collect, plot
+    from xbench.runner.plots import plot
+    from xbench.runner.report import check_plot_target, collect, flag_lines, format_metric, result_table, write_tables
 
     if plots is not None:
         check_plot_target(plots)
     results = collect(runs)
-    configs, table = accuracy_table(results)
+    configs, table = result_table(results)
     view = Table("model", *configs)
-    for model, scores in table.items():
-        view.add_row(model, *(f"{scores[c]:.3f}" if c in scores else "-" for c in configs))
+    for model, cells in table.items():
+        view.add_row(model, *(f"{format_metric(cells[c].metric)} n={cells[c].n}" if c in cells else "-" for c in configs))
     out_console.print(view)
+    for line in flag_lines(results):
+        err_console.print(f"warning: {line}", markup=False, highlight=False)
+    if out is not None:
+        for path in write_tables(results, out):
+            out_console.print(f"wrote {path}", markup=False, highlight=False)
     if plots is not None:
         for path in plot(results, plots):
-            out_console.print(f"wrote {path}")
+            out_console.print(f"wrote {path}", markup=False, highlight=False)
 
 
 @export_app.command("lm-eval")
@@ -323,6 +373,7 @@ def export_lm_eval_command(
     instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
     protocol: Annotated[str, typer.Option(help="harness (lm-eval conventions) or study (the paper's header and option token; MMLU-style data).")] = "harness",
     tokenizer: Annotated[Optional[str], typer.Option(help="study: the model's tokenizer (Hub id or folder), to pick the continuation lm-eval scores.")] = None,
+    dataset_path: Annotated[Optional[str], typer.Option("--dataset-path", metavar="HUB_ID", help="Dataset the YAMLs load, e.g. the Hub id the build was pushed to (shareable tasks). [default: DATASET, a folder as its absolute path]")] = None,
 ) -> None:
     """Write lm-evaluation-harness tasks with exactly the prompts of xbench eval."""
     from xbench.runner.export import export_lm_eval
@@ -333,8 +384,14 @@ def export_lm_eval_command(
 
         require_torch()
         loaded_tokenizer = load_tokenizer(tokenizer)
-    files = export_lm_eval(dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction, protocol=protocol, tokenizer=loaded_tokenizer)
-    out_console.print(f"wrote {len(files)} task files to {out}; run: lm_eval --include_path {out} --tasks {files[0].stem} ...")
+    files = export_lm_eval(
+        dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction, protocol=protocol, tokenizer=loaded_tokenizer,
+        dataset_path=dataset_path,
+    )
+    out_console.print(
+        f"wrote {len(files)} task files to {out}; run: lm_eval --model hf --model_args pretrained=MODEL "
+        f"--include_path {out} --tasks {files[0].stem} --num_fewshot 0", markup=False, highlight=False,
+    )
 
 
 retrieve_app = typer.Typer(help="Select documents of a corpus.", no_args_is_help=True)
@@ -378,27 +435,31 @@ def retrieve_hp(
 def mt_eval(
     testset: Annotated[Path, typer.Option("--testset", help="Folder with one file per language (FLoRes style), or JSONL of source/reference pairs.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for results.json and hypotheses per system and direction.")] = None,
-    directions: Annotated[Optional[str], typer.Option(help="SRC-TGT list (default en->fr,de,es,it and back).")] = None,
+    directions: Annotated[Optional[str], typer.Option(help="SRC-TGT list. [default: a JSONL test set's own directions; en->fr,de,es,it and back for a folder]")] = None,
     engine: Annotated[Optional[list[str]], typer.Option("--engine", help="An xbench engine chain to score (repeatable), e.g. google or memory,apertium.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="A causal LM prompted to translate (repeatable).")] = None,
     hypotheses: Annotated[Optional[Path], typer.Option(help="Folder of existing hypotheses, <src>-<tgt>.txt.")] = None,
     cache: CacheOption = None,
     comet_model: Annotated[Optional[str], typer.Option(help="Local Unbabel COMET checkpoint (needs unbabel-comet).")] = None,
     device: Annotated[str, typer.Option(help="Device for --model systems.")] = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Score translation quality (chrF, BLEU, optional COMET) of engines, prompted LMs or hypotheses."""
     from rich.table import Table
 
     from xbench.errors import InputError
-    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, parse_directions, quality_table, read_parallel
+    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, quality_table, read_parallel, resolve_directions
 
+    _use_threads(threads)
+    parallel = read_parallel(testset)
+    chosen = resolve_directions(parallel, directions)  # checked before any model loads
     systems = {spec: engine_system(spec, cache) for spec in engine or []}
     systems.update({name: lm_system(name, device=device) for name in model or []})
     if hypotheses is not None:
         systems[hypotheses.name] = hypotheses_system(hypotheses)
     if not systems:
         raise InputError("give at least one system: --engine, --model or --hypotheses")
-    results, messages = evaluate_systems(read_parallel(testset), systems, parse_directions(directions), out, comet_model)
+    results, messages = evaluate_systems(parallel, systems, chosen, out, comet_model)
     for metric in ("chrf", "bleu"):
         columns, table = quality_table(results, metric)
         view = Table(metric, *columns)
@@ -423,10 +484,12 @@ def embed(
     cache: CacheOption = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling and perturbations.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Cosine similarity of sentence embeddings under word switching, token replacement and dropout."""
     from xbench.probes.embed_run import run_embed
 
+    _use_threads(threads)
     result = run_embed(model, source, out, docs=docs, p=p, pool=pool, translator=translator, cache=cache, seed=seed, device=device)
     _print_result(result)
 
@@ -460,6 +523,39 @@ def audit(
     out_console.print(view)
     if json_out is not None:
         json_out.write_text(json.dumps(as_records(baselines), indent=2) + "\n", encoding="utf-8")
+
+
+@app.command()
+@_exit_codes
+def info(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder written by xbench build.")],
+) -> None:
+    """List a build's configs, splits and rows, and its build signature."""
+    from rich.table import Table
+
+    from xbench.build_info import read_build_info
+
+    built = read_build_info(folder)
+    out_console.print(f"{built.pretty_name or built.family} ({folder})", markup=False, highlight=False)
+    if built.signature:
+        out_console.print(f"build signature: {built.signature}", markup=False, highlight=False)
+    if built.notice:
+        out_console.print(built.notice, markup=False, highlight=False)
+    table = Table("config", "split", "rows", "default")
+    for config, splits in built.configs.items():
+        for index, (split, rows) in enumerate(splits.items()):
+            table.add_row(config if index == 0 else "", split, f"{rows:,}", "yes" if config == built.default_config and index == 0 else "")
+    out_console.print(table)
+
+
+@app.command()
+@_exit_codes
+def env() -> None:
+    """Print xbench, Python, platform and package versions (paste them into a bug report)."""
+    from xbench.about import environment
+
+    for key, value in environment().items():
+        out_console.print(f"{key + ':':<18}{value}", markup=False, highlight=False)
 
 
 def _split_list(value: Optional[str]) -> Optional[list[str]]:

@@ -14,11 +14,16 @@ _REPO_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _BAD_TAG = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$")
 
 
-def push(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False, token: str | None = None, api=None) -> str:
-    """Upload ``folder`` as a dataset repo and tag ``revision``; returns the commit URL."""
+def push(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False, token: str | None = None, api=None, force: bool = False) -> str:
+    """Upload ``folder`` as a dataset repo and tag ``revision``; returns the commit URL.
+
+    Sample and pseudo-translated builds are refused unless ``force``: on the Hub they would pass for the real dataset.
+    """
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not (folder / _REPORT).is_file():
         raise InputError(f"{folder}: not an xbench build folder (README.md and {_REPORT} expected)")
+    if not force:
+        _refuse_placeholder_build(folder)
     check_repo_id(repo)
     if revision is not None and (not revision or _BAD_TAG.search(revision)):
         raise InputError(f"--revision: {revision!r} is not a valid tag name (no spaces, '..', '~^:?*[\\', leading '-' or '.')")
@@ -55,3 +60,17 @@ def check_repo_id(repo: str) -> None:
     parts = repo.split("/")
     if len(parts) != 2 or not all(_REPO_PART.fullmatch(p) for p in parts) or ".." in repo or "--" in repo or repo.endswith(".git"):
         raise InputError(f"--repo: {repo!r} is not a valid repo id; expected ORG/NAME (letters, digits, '-', '_', '.')")
+
+
+def _refuse_placeholder_build(folder: Path) -> None:
+    import json
+
+    from xbench.card import build_notice
+
+    try:
+        report = json.loads((folder / _REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{folder / _REPORT}: unreadable ({type(err).__name__})") from None
+    notice = build_notice(str(report.get("translator", "")), report.get("source"))
+    if notice:
+        raise InputError(f"{folder}: {notice} Pass --force to push it anyway.")

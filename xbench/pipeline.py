@@ -54,6 +54,7 @@ class BuildReport:
     untranslated: dict[str, int] = field(default_factory=dict)  # config -> cells left in English
     seconds: float = 0.0
     quality: dict[str, dict] = field(default_factory=dict)  # language -> chrF/BLEU of the chain on --qa
+    source: str | None = None  # the --source given ("sample": the bundled sample); None: the family's Hub source
 
     def to_dict(self) -> dict:
         return {
@@ -66,6 +67,7 @@ class BuildReport:
             "untranslated": self.untranslated,
             "languages": {code: stats.to_dict() for code, stats in self.languages.items()},
             "quality": self.quality,
+            "source": self.source,
             "seconds": round(self.seconds, 3),
         }
 
@@ -131,7 +133,7 @@ def build(
             family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
-        report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run)
+        report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run, source=None if source is None else str(source))
         if options.get("qa") and not dry_run:
             report.quality = estimate_quality(runner, options["qa"], _languages_in_order(configs))
         rows = family.load_source(source, split_names, options)  # streaming families read while writing

@@ -76,6 +76,18 @@ def read_parallel(path: str | Path) -> ParallelSet:
     return ParallelSet(path.name, lines=lines)
 
 
+def resolve_directions(testset: ParallelSet, spec: str | None) -> list[tuple[str, str]]:
+    """The directions to score, checked against the test set before any model loads.
+
+    Without ``--directions`` a JSONL test set gives its own directions (in file order); a
+    FLoRes folder gives the default en->{fr,de,es,it} and back.
+    """
+    directions = parse_directions(spec) if spec or not testset.pairs else list(testset.pairs)
+    for source, target in directions:
+        testset.direction(source, target)
+    return directions
+
+
 def parse_directions(spec: str | None) -> list[tuple[str, str]]:
     """``en-fr,fr-en``; default en->{fr,de,es,it} and back."""
     if not spec:

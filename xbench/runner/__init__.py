@@ -1,4 +1,4 @@
-"""The reference runner: prompts, scoring, model loading and results (needs ``xbench[run]``)."""
+"""The reference runner: prompts, scoring, model loading and results (needs the ``run`` extra: ``pip install ".[run]"``)."""
 
 from xbench.runner.prompts import INSTRUCTIONS, OPTION_IDS, format_example, header
 from xbench.runner.protocols import PROTOCOLS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,10 @@ from xbench.quiet import silence_libraries
 from xbench.runner import data, prompts, protocols
 from xbench.runner.data import available_configs
 from xbench.runner.data import load_split as _load_split
+from xbench.runner.diagnostics import answer_flags
 from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
 from xbench.runner.model import LoadedModel, load_model, model_fingerprint, require_torch
+from xbench.runner.provenance import DatasetProvenance, dataset_provenance
 from xbench.runner.results import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -108,6 +110,7 @@ def evaluate(
     system_prompt: str | None = None,
     tokenizer: str | None = None,
     tofu_template: str = "auto",
+    log_samples: bool = False,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``.
 
@@ -155,19 +158,33 @@ def evaluate(
     )
     batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy, protocol, apply_chat_template, system_prompt)
+    provenance = dataset_provenance(dataset)
     results = []
     for config, rows in selected.items():
         if "choices" in rows[0]:
-            results.append(
-                _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress, max_new_tokens)
+            result = _evaluate_config(
+                scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress, max_new_tokens, log_samples
             )
         else:
-            results.append(
-                _evaluate_generation(
-                    loaded, dataset, config, split, rows, settings, max_new_tokens, rouge_tokenizer, tofu_template, Path(out), resume, progress
-                )
+            result = _evaluate_generation(
+                loaded, dataset, config, split, rows, settings, max_new_tokens, rouge_tokenizer, tofu_template, Path(out), resume, progress
             )
+        results.append(_with_provenance(result, provenance, Path(out) / config))
     return results
+
+
+def _with_provenance(result: RunResult, provenance: DatasetProvenance, folder: Path) -> RunResult:
+    """Record which build was scored, in the fields and the signature; rewrites results.json on rank 0."""
+    if provenance.build_signature is None and provenance.revision is None:
+        return result
+    result.build_signature = provenance.build_signature
+    result.dataset_revision = provenance.revision
+    result.signature = signature(
+        result.dataset, result.config, result.prompt, result.dataset_hash, build=provenance.build_signature, revision=provenance.revision
+    )
+    if current_shard().is_main:
+        write_results(folder, result)
+    return result
 
 
 PARAPHRASED = "paraphrased_question"
@@ -296,7 +313,9 @@ def _batch_size(batch_size: int | str, device: str) -> int:
     return size
 
 
-def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress, max_new_tokens=None) -> RunResult:
+def _evaluate_config(
+    scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress, max_new_tokens=None, log_samples=False
+) -> RunResult:
     """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files.
 
     Samples are appended to the log as each chunk is scored; results.json is written last, so a
@@ -324,6 +343,8 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
     log = folder / (SAMPLES_FILE if shard.world == 1 else f"samples.rank{shard.rank}.jsonl")
     with sample_log(log, (done[r["id"]] for r in mine if r["id"] in done)) as append:
         finished = len(done)
+        if progress:
+            progress(config, finished, len(mine))
         for subject, group in groups.items():
             todo = [r for r in group if r["id"] not in done]
             if batch > 1:  # similar lengths pad less
@@ -332,19 +353,23 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
             for start in range(0, len(todo), size):
                 chunk = todo[start : start + size]
                 chunk_texts = [texts[r["id"]] for r in chunk]
+                samples = []
                 scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0), max_new_tokens)
-                samples = [_sample(row, subject, text, one, key) for row, text, one in zip(chunk, chunk_texts, scored)]
+                for row, text, one in zip(chunk, chunk_texts, scored):  # one by one: progress advances per question
+                    samples.append(_sample(row, subject, text, one, key, text if log_samples else None))
+                    finished += 1
+                    if progress:
+                        progress(config, finished, len(mine))
                 append(samples)
                 done.update((sample.id, sample) for sample in samples)
-                finished += len(chunk)
-                if progress:
-                    progress(config, finished, len(mine))
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
+    acc = accuracy([x.correct for x in ordered])
     result = RunResult(
         model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
-        prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": accuracy([x.correct for x in ordered])},
+        prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": acc},
+        flags=answer_flags([x.prediction for x in ordered], labels, acc.value, acc.stderr),
         per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings, dataset_hash),
         dtype=loaded.dtype, device=loaded.device, tokenizer=loaded.tokenizer_source, dataset_hash=dataset_hash, run_key=key,
     )
@@ -401,7 +426,7 @@ def _translate_budgets(scorer, rows, settings, labels) -> dict[str, int]:
     }
 
 
-def _score_texts(scorer, texts, settings, batch, budget, max_new_tokens=None) -> list[Scored]:
+def _score_texts(scorer, texts, settings, batch, budget, max_new_tokens=None) -> Iterable[Scored]:
     if settings.demos == "translate" and settings.protocol == protocols.STUDY:
         return scorer.answer_by_generation(texts, max_new_tokens or protocols.STUDY_TRANSLATE_TOKENS)
     if settings.demos == "translate":
@@ -409,9 +434,9 @@ def _score_texts(scorer, texts, settings, batch, budget, max_new_tokens=None) ->
     return _score(scorer, texts, batch)
 
 
-def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
+def _score(scorer: McScorer, texts: list[str], batch: int) -> Iterable[Scored]:
     if batch == 1:
-        return scorer.score_group(texts)
+        return scorer.iter_group(texts)  # one question at a time: progress advances per question
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
     scored: dict[int, Scored] = {}
     for start in range(0, len(order), batch):
@@ -420,11 +445,11 @@ def _score(scorer: McScorer, texts: list[str], batch: int) -> list[Scored]:
     return [scored[i] for i in range(len(texts))]
 
 
-def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored, key: str) -> Sample:
+def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored, key: str, logged_prompt: str | None = None) -> Sample:
     return Sample(
         id=row["id"], subject=subject, prompt_hash=prompt_hash(text), probs=scored.probs, logprobs=scored.logprobs,
         prediction=scored.prediction, target=int(row["answer"]), correct=scored.prediction == int(row["answer"]),
-        generation=scored.generation, run_key=key,
+        generation=scored.generation, run_key=key, prompt=logged_prompt,
     )
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from xbench.errors import InputError
-from xbench.runner import prompts, protocols
+from xbench.errors import InputError, XbenchError
+from xbench.runner import data, prompts, protocols
 from xbench.runner.evaluate import (
     _header_sentence,
     _load_split,
@@ -58,18 +58,27 @@ def study_delimiter(tokenizer, labels: tuple[str, ...]) -> str:
 
 def export_lm_eval(
     dataset: str, out: str | Path, *, configs: list[str] | None = None, ids: str = "ABCD", instruction: str = "none", prefix: str = "xbench",
-    protocol: str = protocols.HARNESS, tokenizer=None,
+    protocol: str = protocols.HARNESS, tokenizer=None, dataset_path: str | None = None,
 ) -> list[Path]:
     """Write the task files for ``dataset`` (a build folder or Hub id); returns the files written.
 
     ``tokenizer`` (study only): a loaded tokenizer, to choose and check the continuation.
+    ``dataset_path`` is what the YAMLs load (e.g. the Hub id the build was pushed to), so the
+    tasks can be shared; by default the folder's absolute path or the Hub id given.
     """
     protocols.check_protocol(protocol)
     labels = prompts.option_ids(ids)
     prompts.check_instruction(instruction)
     delimiter = study_delimiter(tokenizer, labels) if protocol == protocols.STUDY else " "
     configs = configs or available_configs(dataset)
+    splits = {config: _split_names(dataset, config) for config in configs}
+    for config, names in splits.items():
+        if "test" not in names:
+            raise InputError(f"{dataset} config {config!r}: no test split (splits: {', '.join(names)}); lm-eval export covers the multiple-choice families (mmlu_mixup, hp_quiz)")
     loaded = {config: _load_split(dataset, config, "test") for config in configs}
+    for config, rows in loaded.items():
+        if "choices" not in rows[0]:
+            raise InputError(f"{dataset} config {config!r}: not multiple choice (no 'choices' column); lm-eval export covers mmlu_mixup and hp_quiz")
     if protocol == protocols.STUDY:
         for config, rows in loaded.items():
             if row_kind(rows[0]) not in ("mmlu", "generic"):
@@ -79,13 +88,11 @@ def export_lm_eval(
                 )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    location = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
-    name = _slug(Path(location).name if Path(dataset).exists() else dataset.split("/")[-1])
+    location = dataset_path or (str(Path(dataset).resolve()) if Path(dataset).exists() else dataset)
+    name = _slug(Path(dataset).resolve().name if Path(dataset).exists() else dataset.split("/")[-1])
     template = {
         "output_type": "multiple_choice",
         "test_split": "test",
-        "fewshot_split": "dev",
-        "fewshot_config": {"sampler": "first_n"} if delimiter == " " else {"sampler": "first_n", "target_delimiter": " "},
         "doc_to_text": _doc_to_text(labels),
         "doc_to_choice": list(labels),
         "doc_to_target": "answer",
@@ -97,6 +104,9 @@ def export_lm_eval(
     written = []
     for config, rows in loaded.items():
         subjects = list(dict.fromkeys(r.get("subject") or "" for r in rows))
+        # demos come from the dev split; a config without one (HP-Quiz) names none, or lm-eval fails on it
+        sampler = {"sampler": "first_n"} if delimiter == " " else {"sampler": "first_n", "target_delimiter": " "}
+        fewshot = {"fewshot_split": "dev", "fewshot_config": sampler} if "dev" in splits[config] else {}
         group = f"{prefix}_{name}_{_slug(config)}"
         tasks = []
         for subject in subjects:
@@ -107,6 +117,7 @@ def export_lm_eval(
                 "dataset_name": config,
                 "description": prompts.header(_header_sentence(example, config, protocol), instruction),
                 **template,
+                **fewshot,
             }
             if subject:
                 task["dataset_kwargs"] = {"filters": [["subject", "==", subject]]}
@@ -119,6 +130,17 @@ def export_lm_eval(
         }
         written.append(_write(out / f"{group}.yaml", group_file))
     return written
+
+
+def _split_names(dataset: str, config: str) -> list[str]:
+    import datasets
+
+    if data.is_local(dataset):
+        return list(data.data_files(dataset, config))
+    try:
+        return datasets.get_dataset_split_names(dataset, config)
+    except Exception as err:
+        raise XbenchError(f"could not read the splits of {dataset} config {config!r} ({type(err).__name__})") from None
 
 
 def _write(path: Path, data: dict) -> Path:

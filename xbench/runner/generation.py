@@ -17,6 +17,7 @@ from typing import Any
 
 import regex
 
+from xbench.about import INSTALL_RUN
 from xbench.errors import InputError, XbenchError
 from xbench.runner.results import Metric, mean_stderr
 from xbench.sources import iter_jsonl
@@ -37,7 +38,7 @@ def rouge_scorer(tokenizer: str = "default"):
     try:
         from rouge_score import rouge_scorer as rs
     except ImportError:
-        raise XbenchError("ROUGE scoring needs rouge-score: pip install 'xbench[run]'") from None
+        raise XbenchError(f"ROUGE scoring needs rouge-score: {INSTALL_RUN}") from None
     if tokenizer not in ROUGE_TOKENIZERS:
         raise InputError(f"--rouge-tokenizer: unknown tokenizer {tokenizer!r}; choose from {', '.join(ROUGE_TOKENIZERS)}")
     if tokenizer == "unicode":

@@ -1,6 +1,6 @@
 """Loading a causal LM and its tokenizer: a Hub id, a local folder or a local ``.gguf`` file.
 
-torch and transformers are an extra (``pip install xbench[run]``); they are imported here,
+torch and transformers are an extra (``pip install ".[run]"`` or ``xbench-crossling[run]``); they are imported here,
 lazily, so the rest of xbench works without them.
 """
 
@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xbench.about import CPU_TORCH, INSTALL_RUN
 from xbench.errors import InputError, XbenchError
+from xbench.quiet import silence_libraries
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
@@ -32,7 +34,7 @@ def require_torch():
         import torch
         import transformers  # noqa: F401
     except ImportError:
-        raise XbenchError("the runner needs torch and transformers: pip install 'xbench[run]' (on CPU: pip install torch==2.13.0 first)") from None
+        raise XbenchError(f"the runner needs torch and transformers: {INSTALL_RUN}; on a CPU-only machine first {CPU_TORCH}") from None
     return torch
 
 
@@ -84,6 +86,7 @@ def load_model(
     kind: str = "mmlu", protocol: str = "harness",
 ) -> LoadedModel:
     require_torch()
+    silence_libraries()  # xbench draws its own progress; no "Loading weights" bar (eval, mt-eval, embed)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from xbench.errors import InputError, XbenchError
 from xbench.formats import FORMATS
-from xbench.languages import SOURCE_LANGUAGE
-from xbench.runner.results import RESULTS_FILE, RunResult, load_results
+from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
+from xbench.runner.results import RESULTS_FILE, Metric, RunResult, load_results
+
+REPORT_STEM = "report"
 
 
 def collect(runs: list[str | Path]) -> list[RunResult]:
@@ -57,7 +63,7 @@ def _config_order(config: str) -> tuple[int, str, int]:
     if lang == SOURCE_LANGUAGE:
         return (0, "", 0)
     if fmt in FORMATS:
-        return (1, lang, list(FORMATS).index(fmt))
+        return (1, f"{list(LANGUAGES).index(lang):03d}" if lang in LANGUAGES else lang, list(FORMATS).index(fmt))
     return (2, config, 0)
 
 
@@ -83,47 +89,62 @@ def check_plot_target(out: Path) -> None:
         raise InputError(f"--plots: {out} is a file; give a folder for the plots")
 
 
-def plot(results: list[RunResult], out: Path) -> list[Path]:
-    """accuracy.png (per format, grouped by language) and gap.png (accuracy minus English), per model."""
-    check_plot_target(out)
-    import matplotlib
+@dataclass(frozen=True)
+class Cell:
+    metric: Metric
+    n: int
+    flags: tuple[str, ...] = ()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def headline_metric(result: RunResult) -> tuple[str, Metric]:
+    name = next((k for k in ("acc", "rougeL_recall") if k in result.metrics), next(iter(result.metrics)))
+    return name, result.metrics[name]
+
+
+def format_metric(metric: Metric, digits: int = 4) -> str:
+    """``0.2300 ± 0.0298``; the ± part is left out when there is no standard error (one sample)."""
+    value = f"{metric.value:.{digits}f}"
+    return f"{value} ± {metric.stderr:.{digits}f}" if math.isfinite(metric.stderr) else value
+
+
+def result_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, Cell]]]:
+    """Like ``accuracy_table`` with the standard error, n and the run's flags in each cell."""
+    configs, _ = accuracy_table(results)  # also rejects two results for one cell
+    table: dict[str, dict[str, Cell]] = defaultdict(dict)
+    for r in results:
+        table[row_label(r)][r.config] = Cell(headline_metric(r)[1], r.n_samples, tuple(r.flags))
+    return configs, dict(table)
+
+
+def flag_lines(results: list[RunResult]) -> list[str]:
+    return [f"{r.model} {r.config}: {flag}" for r in results for flag in r.flags]
+
+
+def write_tables(results: list[RunResult], out: Path) -> list[Path]:
+    """report.md, report.csv (one row per model and config) and report.json (the same records)."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    _, table = accuracy_table(results)
-    for model, scores in table.items():
-        english = scores.get(SOURCE_LANGUAGE)
-        by_lang: dict[str, dict[str, float]] = defaultdict(dict)
-        for config, acc in scores.items():
-            lang, fmt = split_config(config)
-            if lang != SOURCE_LANGUAGE and fmt != lang:
-                by_lang[lang][fmt] = acc
-        formats = [f for f in FORMATS if any(f in v for v in by_lang.values())]
-        langs = list(by_lang)
-        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in model).strip("._") or "model"
-        for kind in ("accuracy", "gap"):
-            if kind == "gap" and english is None:
-                continue
-            fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(langs) * max(1, len(formats)) / 3), 4))
-            width = 0.8 / max(1, len(formats))
-            for i, fmt in enumerate(formats):
-                values = [by_lang[lang].get(fmt, float("nan")) - (english if kind == "gap" else 0) for lang in langs]
-                ax.bar([x + i * width for x in range(len(langs))], values, width, label=fmt)
-            if kind == "accuracy":
-                ax.set_ylim(0, 1)
-                if english is not None:
-                    ax.axhline(english, color="black", linestyle="--", linewidth=1, label="en")
-            ax.axhline(0, color="grey", linewidth=0.5)
-            ax.set_xticks([x + width * (len(formats) - 1) / 2 for x in range(len(langs))], langs)
-            ax.set_ylabel("accuracy" if kind == "accuracy" else "accuracy - English")
-            ax.set_title(f"{model}: {'accuracy per format' if kind == 'accuracy' else 'gap to English'}")
-            ax.legend(fontsize="small", ncol=2, loc="upper right")
-            fig.tight_layout()
-            path = out / f"{slug}_{kind}.png"
-            fig.savefig(path, dpi=120)
-            plt.close(fig)
-            written.append(path)
-    return written
+    configs, table = result_table(results)
+    records = []
+    for r in sorted(results, key=lambda r: (row_label(r), _config_order(r.config))):
+        metric_name, metric = headline_metric(r)
+        records.append({
+            "model": r.model, "dataset": r.dataset, "config": r.config, "setting": row_label(r).split(" | ")[-1],
+            "metric": metric_name, "value": metric.value, "stderr": metric.stderr if math.isfinite(metric.stderr) else None,
+            "n": r.n_samples, "signature": r.signature, "build_signature": r.build_signature, "flags": list(r.flags),
+        })
+    md = ["| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
+    for label, cells in table.items():
+        md.append(f"| {label.replace('|', chr(92) + '|')} | " + " | ".join(f"{format_metric(cells[c].metric, 3)} (n={cells[c].n})" if c in cells else "-" for c in configs) + " |")
+    notes = flag_lines(results)
+    if notes:
+        md += ["", "Warnings:", "", *(f"- {line}" for line in notes)]
+    md += ["", "Values: accuracy (ROUGE-L recall for generation) ± standard error of the mean; n: questions scored."]
+    paths = [out / f"{REPORT_STEM}.md", out / f"{REPORT_STEM}.csv", out / f"{REPORT_STEM}.json"]
+    paths[0].write_text("\n".join(md) + "\n", encoding="utf-8")
+    with open(paths[1], "w", encoding="utf-8", newline="") as sink:
+        writer = csv.DictWriter(sink, fieldnames=[k for k in records[0] if k != "flags"] + ["flags"])
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record, "flags": "; ".join(record["flags"])})
+    paths[2].write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return paths

@@ -20,11 +20,12 @@ from typing import Any
 
 from xbench import __version__
 from xbench.errors import InputError
+from xbench.about import DISTRIBUTION
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
-_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "xbench")
+_PACKAGES = {"torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "datasets": "datasets", "xbench": DISTRIBUTION}
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Sample:
     correct: bool
     generation: str | None = None  # translate-then-answer demos only
     run_key: str = ""  # resume_key() of the run that scored it; only samples of the same key are resumed
+    prompt: str | None = None  # the full prompt, with --log-samples only
 
 
 @dataclass
@@ -80,6 +82,8 @@ class RunResult:
     tokenizer: str | None = None  # --tokenizer, when not the model's own
     dataset_hash: str | None = None  # data.content_hash() of the local files read; None for a Hub id
     run_key: str = ""
+    build_signature: str | None = None  # of the scored build (its build_report.json): family, translator chain, seed, version
+    flags: list[str] = field(default_factory=list)  # e.g. accuracy at chance, one letter for almost every answer
     schema_version: int = SCHEMA_VERSION
     xbench_version: str = __version__
     git_commit: str | None = field(default_factory=lambda: git_commit())
@@ -97,9 +101,16 @@ class RunResult:
         return cls(**data)
 
 
-def signature(dataset: str, config: str, prompt: PromptSettings, dataset_hash: str | None = None) -> str:
+def signature(
+    dataset: str, config: str, prompt: PromptSettings, dataset_hash: str | None = None, *, build: str | None = None, revision: str | None = None
+) -> str:
+    """The run's one-line signature; ``dataset_hash`` (local files), ``revision`` (Hub) and ``build`` (a build signature) name the data scored."""
     name = Path(dataset).name if Path(dataset).exists() else dataset
     data = f"|data:{dataset_hash[:12]}" if dataset_hash else ""
+    data += f"|rev:{revision[:12]}" if revision else ""
+    if build:
+        fields = dict(part.partition(":")[::2] for part in build.split("|"))
+        data += f"|build:{fields.get('xbench', '?')}/{fields.get('translator', '?')}/seed:{fields.get('seed', '?')}/v:{fields.get('v', '?')}"
     extra = f"|protocol:{prompt.protocol}" if prompt.protocol != "-" else ""
     extra += "|chat:1" if prompt.chat_template else ""
     extra += f"|sys:{prompt_hash(prompt.system_prompt)[:8]}" if prompt.system_prompt else ""
@@ -107,6 +118,14 @@ def signature(dataset: str, config: str, prompt: PromptSettings, dataset_hash: s
         f"xbench:{name}|cfg:{config}{data}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
         f"|instr:{prompt.instruction}|strategy:{prompt.strategy}{extra}|v:{__version__}"
     )
+
+
+def sample_record(sample: Sample) -> dict:
+    """A samples.jsonl line: the prompt only when it was logged (--log-samples)."""
+    record = asdict(sample)
+    if record.get("prompt", "") is None:
+        del record["prompt"]
+    return record
 
 
 def prompt_hash(prompt: str) -> str:
@@ -131,9 +150,9 @@ def mean_stderr(values: list[float]) -> Metric:
 
 def package_versions() -> dict[str, str]:
     versions = {}
-    for name in _PACKAGES:
+    for name, dist in _PACKAGES.items():
         try:
-            versions[name] = importlib.metadata.version(name)
+            versions[name] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
@@ -197,7 +216,7 @@ def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, An
 
 
 def _line(sample: Any) -> str:
-    return json.dumps(asdict(sample), ensure_ascii=False) + "\n"
+    return json.dumps(sample_record(sample), ensure_ascii=False) + "\n"
 
 
 @contextmanager

@@ -11,7 +11,7 @@ at the last position.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from xbench.errors import InputError
@@ -127,7 +127,10 @@ class McScorer:
         return Scored(probs.tolist(), logprobs.tolist(), prediction, token)
 
     def score_group(self, prompts: Sequence[str]) -> list[Scored]:
-        """Score prompts that share a demo prefix, encoding the shared tokens once.
+        return list(self.iter_group(prompts))
+
+    def iter_group(self, prompts: Sequence[str]) -> Iterator[Scored]:
+        """Score prompts that share a demo prefix, encoding the shared tokens once; yields one by one.
 
         The shared part is the longest common prefix of the prompts' token ids, not of their
         text: tokenizers often merge across the text boundary (``"\n\n"`` becomes one token
@@ -137,20 +140,20 @@ class McScorer:
         torch = self.torch
         encoded = [self.encode(p) for p in prompts]
         shared = _common_prefix_length(encoded)
-        results = []
-        with torch.inference_mode():
-            cache = None
-            if shared:
+        cache = None
+        if shared:
+            with torch.inference_mode():
                 cache = _returned_cache(self.model(torch.tensor([encoded[0][:shared]], device=self.device), use_cache=True))
-            for ids in encoded:
+        for ids in encoded:
+            with torch.inference_mode():  # entered per question: a paused generator must not leak it to the caller
                 if cache is None:
                     out = self.model(torch.tensor([ids], device=self.device), logits_to_keep=1)
                 else:
                     suffix = torch.tensor([ids[shared:]], device=self.device)
                     out = self.model(suffix, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
                     cache.crop(-(cache.get_seq_length() - shared))
-                results.append(self._decide(out.logits[0, -1]))
-        return results
+                scored = self._decide(out.logits[0, -1])
+            yield scored
 
     def score_batch(self, prompts: Sequence[str]) -> list[Scored]:
         """Score prompts in one left-padded batch (no prefix cache)."""

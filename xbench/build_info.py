@@ -1,0 +1,69 @@
+"""What a build folder holds: configs, splits and rows (from the parquet footers), its signature and card."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from xbench.card import build_notice, signature_from_fields
+from xbench.errors import InputError
+
+REPORT_FILE = "build_report.json"
+
+
+@dataclass
+class BuildInfo:
+    family: str
+    pretty_name: str | None
+    default_config: str | None
+    signature: str | None
+    notice: str | None  # sample or pseudo build
+    configs: dict[str, dict[str, int]] = field(default_factory=dict)  # config -> split -> rows
+
+
+def read_build_info(folder: str | Path) -> BuildInfo:
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    card = folder / "README.md"
+    if not folder.is_dir() or not card.is_file():
+        raise InputError(f"{folder}: not a build folder (README.md with a configs: block expected)")
+    metadata = _front_matter(card)
+    report = _read_report(folder / REPORT_FILE)
+    info = BuildInfo(
+        family=report.get("dataset", folder.name), pretty_name=metadata.get("pretty_name"), default_config=None,
+        signature=signature_from_fields(report["dataset"], report["translator"], report["seed"], report["xbench_version"]) if report else None,
+        notice=build_notice(str(report.get("translator", "")), report.get("source")) if report else None,
+    )
+    for entry in metadata.get("configs", []):
+        name = entry["config_name"]
+        if entry.get("default"):
+            info.default_config = name
+        splits = info.configs.setdefault(name, {})
+        for data in entry.get("data_files", []):
+            files = sorted(folder.glob(data["path"]))
+            splits[data["split"]] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return info
+
+
+def _front_matter(card: Path) -> dict:
+    text = card.read_text(encoding="utf-8")
+    if not text.startswith("---\n") or "\n---\n" not in text[4:]:
+        raise InputError(f"{card}: no YAML front matter")
+    try:
+        data = yaml.safe_load(text[4 : text.index("\n---\n", 4)])
+    except yaml.YAMLError as err:
+        raise InputError(f"{card}: unreadable YAML front matter ({type(err).__name__})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _read_report(path: Path) -> dict:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    needed = ("dataset", "translator", "seed", "xbench_version")
+    return report if isinstance(report, dict) and all(k in report for k in needed) else {}
