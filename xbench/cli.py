@@ -235,19 +235,65 @@ def eval_command(
     max_new_tokens: Annotated[int, typer.Option(help="Generation datasets (TOFU): greedy tokens per answer.")] = 200,
     rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
     quiet: QuietOption = False,
+    # --- server backend (OpenAI-compatible: OpenAI, vllm serve, TGI, llama.cpp) ---
+    backend: Annotated[str, typer.Option(help="local (transformers) or openai (an OpenAI-compatible server at --base-url).")] = "local",
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="openai: server URL, e.g. http://localhost:8000/v1.")] = None,
+    api_key_env: Annotated[str, typer.Option(help="openai: environment variable holding the API key (never printed).")] = "OPENAI_API_KEY",
+    endpoint: Annotated[str, typer.Option(help="openai: completions or chat.")] = "completions",
+    concurrency: Annotated[int, typer.Option(help="openai: requests in flight at once.")] = 8,
+    timeout: Annotated[float, typer.Option(help="openai: seconds before a request is retried.")] = 60.0,
+    response_cache: Annotated[Optional[Path], typer.Option(help="openai: response cache (SQLite); default under the user cache dir.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="openai: print the requests (JSONL) and prompt tokens; send nothing.")] = False,
+    tokenizer: Annotated[Optional[str], typer.Option(help="openai --dry-run: local tokenizer for exact prompt token counts.")] = None,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
     from xbench.runner.evaluate import evaluate
 
+    api = _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run)
+    if api is not None and dry_run:
+        return _print_api_plan(model, dataset, api, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
+                               instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects))
     with _progress(quiet, "scoring") as (on_progress, _):
         results = evaluate(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
             device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
-            progress=on_progress,
+            progress=on_progress, api=api,
         )
     for result in results:
         _print_result(result)
+
+
+def _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run):
+    from xbench.errors import InputError
+
+    if backend == "local":
+        given = [name for name, value in (("--base-url", base_url), ("--dry-run", dry_run)) if value]
+        if given:
+            raise InputError(f"{', '.join(given)}: only with --backend openai")
+        return None
+    if backend != "openai":
+        raise InputError(f"--backend: unknown backend {backend!r}; choose from local, openai")
+    if not base_url:
+        raise InputError("--backend openai: give --base-url (e.g. http://localhost:8000/v1 for vllm serve, https://api.openai.com/v1)")
+    from xbench.runner.backends import ApiOptions
+
+    return ApiOptions(base_url, api_key_env=api_key_env, endpoint=endpoint, concurrency=concurrency, timeout=timeout, cache=response_cache, tokenizer=tokenizer)
+
+
+def _print_api_plan(model, dataset, api, **settings) -> None:
+    import json
+
+    from xbench.runner.evaluate import plan_api_requests
+
+    planned = plan_api_requests(model, dataset, api, **settings)
+    for request in planned:
+        record = {"config": request.config, "id": request.id, "endpoint": request.endpoint, "prompt_tokens": request.prompt_tokens, "cached": request.cached, "body": request.body}
+        print(json.dumps(record, ensure_ascii=False))
+    cached = sum(r.cached for r in planned)
+    tokens = sum(r.prompt_tokens for r in planned if not r.cached)
+    how = f"counted with {api.tokenizer}" if api.tokenizer else "estimated at 4 characters per token; pass --tokenizer for exact counts"
+    err_console.print(f"dry run: {len(planned):,} requests, {cached:,} answered from the cache, {tokens:,} prompt tokens to send ({how})", highlight=False)
 
 
 def _print_result(result) -> None:

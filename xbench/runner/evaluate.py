@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
@@ -26,6 +26,9 @@ from xbench.runner.results import (
     write_results,
 )
 from xbench.runner.scoring import McScorer, Scored, resolve_option_tokens
+
+if TYPE_CHECKING:
+    from xbench.runner.backends import ApiOptions, PlannedRequest
 
 DEMO_SOURCES = ("english", "same", "translate")
 REQUIRED_COLUMNS = ("question", "answer")  # with "choices": multiple choice; without: generation
@@ -102,10 +105,35 @@ def evaluate(
     rouge_tokenizer: str = "default",
     device_map: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    api: ApiOptions | None = None,
 ) -> list[RunResult]:
-    """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``."""
-    require_torch()
+    """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``.
+
+    With ``api``, ``model`` is the name an OpenAI-compatible server serves it under.
+    """
+    if api is None:
+        require_torch()
     silence_libraries()
+    labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
+    if api is not None:
+        loaded, scorer = _api_backend(model, api, labels, strategy, demos)
+        batch = 1  # the backend's pool sends a subject's questions concurrently
+    else:
+        loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=local_device() or device, device_map=device_map)
+        scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
+        batch = _batch_size(batch_size, loaded.device)
+    settings = PromptSettings(shots, demos, ids, instruction, strategy)
+    results = []
+    for config in configs:
+        rows = _select(_load_split(dataset, config, split), subjects, limit, config)
+        if "choices" in rows[0] or api is not None:
+            results.append(_evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress))
+        else:
+            results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out)))
+    return results
+
+
+def _check_settings(dataset, configs, shots, demos, ids, instruction) -> tuple[tuple[str, ...], list[str]]:
     labels = prompts.option_ids(ids)
     prompts.check_instruction(instruction)
     if demos not in DEMO_SOURCES:
@@ -117,18 +145,49 @@ def evaluate(
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=dtype, device=local_device() or device, device_map=device_map)
-    scorer = McScorer(loaded.model, loaded.tokenizer, resolve_option_tokens(loaded.tokenizer, labels), strategy=strategy, device=loaded.device)
-    batch = _batch_size(batch_size, loaded.device)
+    return labels, configs
+
+
+def _api_backend(model, api: ApiOptions, labels, strategy: str, demos: str, check: bool = True):
+    from xbench.runner.backends import open_api_backend
+
+    if demos == "translate":
+        raise InputError("--demos translate decodes before it scores; it needs the local backend")
+    return open_api_backend(model, api, labels, strategy, check=check)
+
+
+def plan_api_requests(
+    model: str,
+    dataset: str,
+    api: ApiOptions,
+    *,
+    configs: list[str] | None = None,
+    split: str = "test",
+    shots: int = 0,
+    demos: str = "english",
+    ids: str = "ABCD",
+    instruction: str = "none",
+    strategy: str = "maxprob",
+    limit: int | None = None,
+    subjects: list[str] | None = None,
+) -> list[PlannedRequest]:
+    """``xbench eval --backend openai --dry-run``: every request a run would send; nothing is sent."""
+    silence_libraries()
+    labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
+    _, scorer = _api_backend(model, api, labels, strategy, demos, check=False)
     settings = PromptSettings(shots, demos, ids, instruction, strategy)
-    results = []
+    planned: list[PlannedRequest] = []
     for config in configs:
         rows = _select(_load_split(dataset, config, split), subjects, limit, config)
-        if "choices" in rows[0]:
-            results.append(_evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress))
-        else:
-            results.append(_evaluate_generation(loaded, dataset, config, split, rows, max_new_tokens, rouge_tokenizer, Path(out)))
-    return results
+        _require_choices(rows, config)
+        texts = _config_texts(dataset, config, _group_by_subject(rows), settings, labels)
+        planned.extend(scorer.plan(config, list(texts), list(texts.values())))
+    return planned
+
+
+def _require_choices(rows: list[dict[str, Any]], config: str) -> None:
+    if "choices" not in rows[0]:
+        raise InputError(f"{config}: a generation dataset (TOFU); the API backend scores multiple-choice configs, use the local backend")
 
 
 def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
@@ -189,18 +248,13 @@ def _batch_size(batch_size: int | str, device: str) -> int:
 def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress) -> RunResult:
     """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files."""
     shard = current_shard()
-    demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
+    _require_choices(rows, config)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     barrier(shard)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
-    texts: dict[str, str] = {}
-    for subject, group in groups.items():
-        demos = demo_rows.get(subject, [])[: settings.shots]
-        if settings.shots and len(demos) < settings.shots:
-            raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
-        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels)))
+    texts = _config_texts(dataset, config, groups, settings, labels)
     done: dict[str, Sample] = {}
     if resume:  # keep only samples scored with the same prompt; a changed setting rescores
         kept = {s.id: s for path in _sample_files(folder) for s in read_samples(path)}
@@ -241,6 +295,18 @@ def _evaluate_config(scorer, loaded, dataset, config, split, rows, settings, lab
         for path in folder.glob("samples.rank*.jsonl"):
             path.unlink()
     return result
+
+
+def _config_texts(dataset, config, groups, settings, labels) -> dict[str, str]:
+    """{row id: prompt} for the rows of each subject group."""
+    demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
+    texts: dict[str, str] = {}
+    for subject, group in groups.items():
+        demos = demo_rows.get(subject, [])[: settings.shots]
+        if settings.shots and len(demos) < settings.shots:
+            raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
+        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels)))
+    return texts
 
 
 def _sample_files(folder: Path) -> list[Path]:
