@@ -72,6 +72,9 @@ def engines() -> None:
     for name, spec in DEEP_TRANSLATOR_ENGINES.items():
         keys = ", ".join(spec.env.values()) or "no key"
         out_console.print(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+    out_console.print("hf-mt:<model>     local seq2seq MT: NLLB-200, M2M-100, MADLAD-400, Marian (xbench[run])")
+    out_console.print("llm:<model>       local causal LM with the mt-eval prompt (xbench[run])")
+    out_console.print("llm-api:<model>   the same prompt on an OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY); llm-chat: for chat models")
 
 
 @app.command()
