@@ -97,6 +97,8 @@ class FakeOpenAI:
                     return self._reply(503, {"error": {"message": "overloaded"}})
                 if fake._take("malformed"):
                     return self._reply(200, None, raw=b"<html>proxy error</html>")
+                if "TOO LONG" in json.dumps(body):
+                    return self._reply(400, {"error": {"message": "This model's maximum context length is 4096 tokens"}})
                 if body.get("model") != fake.name:
                     return self._reply(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
                 if self.path == "/v1/completions":

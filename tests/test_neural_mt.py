@@ -100,6 +100,10 @@ def test_build_with_hf_mt_records_the_engine_and_bad_language_exits_2(marian_dir
     assert report.languages["fr"].engines == {f"hf-mt:{marian_dir}": report.languages["fr"].segments}
     written = json.loads((out / "build_report.json").read_text())
     assert f"hf-mt:{marian_dir}" in json.dumps(written)
+    import polars as pl
+
+    provenance = pl.read_parquet(sorted((out / "fr_full").glob("test-*.parquet")))["translation"].unique().to_list()
+    assert provenance == [f"hf-mt:{marian_dir}"]  # provenance per row
     bad = tmp_path / "bad"
     result = CliRunner().invoke(app, ["build", "mmlu_mixup", "--source", "sample", "--langs", "it", "--formats", "full", "--translator", f"hf-mt:{marian_dir}",
                                       "--cache", str(tmp_path / "c.sqlite"), "--out", str(bad), "--quiet"])
@@ -140,7 +144,7 @@ def test_llm_engine_uses_the_mt_eval_prompt(tmp_path):
     assert len(out) == 2 and all("\n" not in t for t in out)
 
 
-def test_llm_api_engine_sends_the_prompt_to_the_server(monkeypatch):
+def test_llm_api_engine_sends_the_prompt_to_the_server(monkeypatch, tmp_path):
     with FakeOpenAI(name="translator") as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         engine = create_engine("llm-api:translator")
@@ -152,5 +156,8 @@ def test_llm_api_engine_sends_the_prompt_to_the_server(monkeypatch):
         assert out == ["A", "A"]
         chat = ApiLlmEngine("translator", chat=True, environ={"OPENAI_BASE_URL": server.url})
         assert chat.translate_batch(["Hello"], "en", "fr") == ["A"] and chat.max_segments == 1
+        outcome = Translator([engine], TranslationCache(tmp_path / "c.sqlite")).translate(["Hello", "TOO LONG text"], "en", "fr")
+        assert outcome.translations["Hello"] == ("A", "llm-api:translator")  # the pack was halved around the refused prompt
+        assert "maximum context length" in outcome.failed["TOO LONG text"]
         with pytest.raises(InputError, match="'gpt-x' is not served"):
             ApiLlmEngine("gpt-x", environ={"OPENAI_BASE_URL": server.url}).check_pair("en", "fr")

@@ -22,8 +22,8 @@ import threading
 from functools import cached_property
 from typing import Any
 
-from xbench.api_client import ApiClient, MalformedReply
-from xbench.errors import InputError, XbenchError
+from xbench.api_client import ApiClient, MalformedReply, ServerRefused
+from xbench.errors import InputError, SegmentError, XbenchError
 from xbench.languages import get_language
 
 LM_PROMPT = "Translate this from {source_name} to {target_name}:\n{source_name}: {text}\n{target_name}:"
@@ -272,9 +272,14 @@ class ApiLlmEngine:
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         prompts = [lm_prompt(t, source, target) for t in texts]
         settings = {"model": self.model, "max_tokens": MAX_NEW_TOKENS, "temperature": 0, "stop": ["\n"]}
-        if self.chat:
-            return [self.client.post("chat/completions", {**settings, "messages": [{"role": "user", "content": p}]}, _chat_text) for p in prompts]
-        return self.client.post("completions", {**settings, "prompt": prompts}, lambda reply: _completion_texts(reply, len(prompts)))
+        try:
+            if self.chat:
+                return [self.client.post("chat/completions", {**settings, "messages": [{"role": "user", "content": p}]}, _chat_text) for p in prompts]
+            return self.client.post("completions", {**settings, "prompt": prompts}, lambda reply: _completion_texts(reply, len(prompts)))
+        except ServerRefused as err:
+            if err.status == 400:  # e.g. a prompt over the context length: halving the pack isolates it
+                raise SegmentError(f"{self.name}: {err.detail}") from None
+            raise
 
 
 def _chat_text(reply: dict[str, Any]) -> str:
