@@ -64,7 +64,7 @@ def test_maxprob_completions_equals_local_path(server, loaded, mmlu_dir, tmp_pat
     for a, b in zip(api_samples, local_samples):
         assert a.probs == pytest.approx(b.probs, abs=1e-4) and a.logprobs == pytest.approx(b.logprobs, abs=1e-3)
     assert remote.metrics["acc"].value == local.metrics["acc"].value
-    assert remote.device == f"api:{server.url}" and remote.model == "tiny"
+    assert remote.device == f"api:{server.url}/completions" and remote.model == "tiny"
     body = server.requests[0]
     assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 1 and body["temperature"] == 0
     assert [p[-2:] for p in body["prompt"]] == [" A", " B", " C", " D"] and body["prompt"][0].endswith("\nAnswer: A")

@@ -76,8 +76,8 @@ def open_api_backend(model: str, options: ApiOptions, labels: Sequence[str], str
     client = ApiClient(options.base_url, api_key_env=options.api_key_env, timeout=options.timeout, max_retries=options.max_retries, backoff=options.backoff, cache=ResponseCache(options.cache))
     if check:
         client.check_model(model)
-    loaded = LoadedModel(None, None, model, None, f"api:{client.shown_url}", "")
-    return loaded, ApiScorer(client, model, labels, strategy, options)
+    scorer = ApiScorer(client, model, labels, strategy, options)
+    return LoadedModel(None, None, model, None, f"api:{client.shown_url}/{scorer.endpoint}", ""), scorer
 
 
 class ApiScorer:
