@@ -109,6 +109,9 @@ def engines() -> None:
     for name, spec in DEEP_TRANSLATOR_ENGINES.items():
         keys = ", ".join(spec.env.values()) or "no key"
         lines.append(f"{name:<9} deep-translator {spec.class_name} ({keys})")
+    lines.append("hf-mt:<model>     local seq2seq MT: NLLB-200, M2M-100, MADLAD-400, Marian (xbench[run])")
+    lines.append("llm:<model>       local causal LM with the mt-eval prompt (xbench[run])")
+    lines.append("llm-api:<model>   the same prompt on an OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY); llm-chat: for chat models")
     for line in lines:
         out_console.print(line, markup=False, highlight=False)
 
@@ -258,19 +261,32 @@ def eval_command(
     max_new_tokens: Annotated[Optional[int], typer.Option(help="Greedy tokens per generation (default: TOFU's 200 incl. the prompt under study, 200 new under harness; 256 for study translate-then-answer).")] = None,
     rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
     protocol: Annotated[str, typer.Option(help="study (the paper's official prompts and scoring) or harness (lm-evaluation-harness conventions).")] = "study",
-    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer Hub id or folder, for checkpoints whose tokenizer lives elsewhere.")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer Hub id or folder, for checkpoints whose tokenizer lives elsewhere (with --backend openai --dry-run: exact prompt token counts).")] = None,
     apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template", help="Wrap each prompt in the tokenizer's chat template (instruct models).")] = False,
     system_prompt: Annotated[Optional[str], typer.Option(help="System prompt (a system turn with --apply-chat-template, else a paragraph before the prompt).")] = None,
     tofu_template: Annotated[str, typer.Option(help="TOFU under study: auto (from the architecture), llama2, phi, stablelm, pythia or plain.")] = "auto",
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write each full prompt into samples.jsonl (per-option scores are always there).")] = False,
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
+    # --- server backend (OpenAI-compatible: OpenAI, vllm serve, TGI, llama.cpp) ---
+    backend: Annotated[str, typer.Option(help="local (transformers) or openai (an OpenAI-compatible server at --base-url).")] = "local",
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="openai: server URL, e.g. http://localhost:8000/v1.")] = None,
+    api_key_env: Annotated[str, typer.Option(help="openai: environment variable holding the API key (never printed).")] = "OPENAI_API_KEY",
+    endpoint: Annotated[str, typer.Option(help="openai: completions or chat.")] = "completions",
+    concurrency: Annotated[int, typer.Option(help="openai: requests in flight at once.")] = 8,
+    timeout: Annotated[float, typer.Option(help="openai: seconds before a request is retried.")] = 60.0,
+    response_cache: Annotated[Optional[Path], typer.Option(help="openai: response cache (SQLite); default under the user cache dir.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="openai: print the requests (JSONL) and prompt tokens; send nothing.")] = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
     from xbench.progress import ProgressDisplay
     from xbench.runner.evaluate import evaluate
 
     _use_threads(threads)
+    api = _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run)
+    if api is not None and dry_run:
+        return _print_api_plan(model, dataset, api, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
+                               instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), protocol=protocol)
     with ProgressDisplay("scoring {key}", quiet=quiet) as shown, _resume_hint_on_interrupt(out):
         shown.note(f"loading {model}")  # a large model can take minutes before the first bar
         results = evaluate(
@@ -278,7 +294,7 @@ def eval_command(
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
             device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
             progress=shown.update, log_samples=log_samples, protocol=protocol, tokenizer=tokenizer, apply_chat_template=apply_chat_template,
-            system_prompt=system_prompt, tofu_template=tofu_template,
+            system_prompt=system_prompt, tofu_template=tofu_template, api=api,
         )
     for result in results:
         _print_result(result)
@@ -291,6 +307,36 @@ def _resume_hint_on_interrupt(out: Path):
     except KeyboardInterrupt:
         err_console.print(f"interrupted: the samples scored so far are kept in {out}; run the same command with --resume to continue", markup=False, highlight=False)
         raise typer.Exit(130) from None
+def _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run):
+    from xbench.errors import InputError
+
+    if backend == "local":
+        given = [name for name, value in (("--base-url", base_url), ("--dry-run", dry_run)) if value]
+        if given:
+            raise InputError(f"{', '.join(given)}: only with --backend openai")
+        return None
+    if backend != "openai":
+        raise InputError(f"--backend: unknown backend {backend!r}; choose from local, openai")
+    if not base_url:
+        raise InputError("--backend openai: give --base-url (e.g. http://localhost:8000/v1 for vllm serve, https://api.openai.com/v1)")
+    from xbench.runner.backends import ApiOptions
+
+    return ApiOptions(base_url, api_key_env=api_key_env, endpoint=endpoint, concurrency=concurrency, timeout=timeout, cache=response_cache, tokenizer=tokenizer)
+
+
+def _print_api_plan(model, dataset, api, **settings) -> None:
+    import json
+
+    from xbench.runner.evaluate import plan_api_requests
+
+    planned = plan_api_requests(model, dataset, api, **settings)
+    for request in planned:
+        record = {"config": request.config, "id": request.id, "endpoint": request.endpoint, "prompt_tokens": request.prompt_tokens, "cached": request.cached, "body": request.body}
+        print(json.dumps(record, ensure_ascii=False))
+    cached = sum(r.cached for r in planned)
+    tokens = sum(r.prompt_tokens for r in planned if not r.cached)
+    how = f"counted with {api.tokenizer}" if api.tokenizer else "estimated at 4 characters per token; pass --tokenizer for exact counts"
+    err_console.print(f"dry run: {len(planned):,} requests, {cached:,} answered from the cache, {tokens:,} prompt tokens to send ({how})", highlight=False)
 
 
 def _print_result(result) -> None:

@@ -18,9 +18,9 @@ from xbench.errors import InputError
 from xbench.languages import LANGUAGES, get_language
 from xbench.runner.results import Metric, PromptSettings, RunResult, write_results
 from xbench.sources import iter_jsonl
+from xbench.translation.neural import LM_PROMPT
 
 DEFAULT_TARGETS = ("fr", "de", "es", "it")
-LM_PROMPT = "Translate this from {source_name} to {target_name}:\n{source_name}: {text}\n{target_name}:"
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xbench import __version__
 from xbench.errors import InputError, XbenchError
@@ -36,6 +36,9 @@ from xbench.runner.results import (
     write_samples,
 )
 from xbench.runner.scoring import McScorer, Scored, option_tokens
+
+if TYPE_CHECKING:
+    from xbench.runner.backends import ApiOptions, PlannedRequest
 
 DEMO_SOURCES = ("english", "same", "translate")
 STUDY_TRANSLATE_INSTRUCTION = "aware2"  # recorded name of the study's translate-then-answer instruction
@@ -111,6 +114,7 @@ def evaluate(
     tokenizer: str | None = None,
     tofu_template: str = "auto",
     log_samples: bool = False,
+    api: ApiOptions | None = None,
 ) -> list[RunResult]:
     """Score ``model`` on each config; writes ``out/<config>/results.json`` and ``samples.jsonl``.
 
@@ -118,17 +122,13 @@ def evaluate(
     (lm-evaluation-harness conventions); see :mod:`xbench.runner.protocols`.
     ``max_new_tokens`` (generation): default 256 for the study's translate-then-answer, TOFU's
     200 tokens including the prompt for TOFU under study, 200 new tokens under harness.
+    With ``api``, ``model`` is the name an OpenAI-compatible server serves it under.
     """
-    require_torch()
+    if api is None:
+        require_torch()
     silence_libraries()
     protocols.check_protocol(protocol)
     protocols.check_template(tofu_template)
-    labels = prompts.option_ids(ids)
-    prompts.check_instruction(instruction)
-    if demos not in DEMO_SOURCES:
-        raise InputError(f"--demos: unknown demo source {demos!r}; choose from {', '.join(DEMO_SOURCES)}")
-    if shots < 0:
-        raise InputError("--shots: must be 0 or more")
     if max_new_tokens is not None and max_new_tokens < 1:
         raise InputError("--max-new-tokens: must be at least 1")
     if protocol == protocols.STUDY and demos == "translate":
@@ -138,30 +138,30 @@ def evaluate(
     if limit is not None and limit < 1:
         raise InputError(f"--limit: must be at least 1, got {limit}")
     check_out_folder(Path(out))
-    known = available_configs(dataset)
-    configs = configs or known
-    unknown = [c for c in configs if c not in known]
-    if unknown:
-        raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
+    labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
     for config in configs:  # each becomes a folder under --out
         check_config_name(config, f"{dataset}: config")
     selected = {config: _select(_load_split(dataset, config, split), subjects, limit, config) for config in configs}
     if protocol == protocols.STUDY:
-        _require_paraphrased_questions(dataset, split, selected, known)
-    kind = row_kind(selected[configs[0]][0])
-    loaded = model if isinstance(model, LoadedModel) else load_model(
-        model, dtype=dtype, device=local_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=protocol
-    )
-    scorer = McScorer(
-        loaded.model, loaded.tokenizer, option_tokens(loaded.tokenizer, labels, protocol), strategy=strategy, device=loaded.device,
-        protocol=protocol, add_special_tokens=not apply_chat_template,
-    )
-    batch = _batch_size(batch_size, loaded.device)
+        _require_paraphrased_questions(dataset, split, selected, available_configs(dataset))
+    if api is not None:
+        loaded, scorer = _api_backend(model, dataclasses.replace(api, protocol=protocol), labels, strategy, demos)
+        batch = 1  # the backend's pool sends a subject's questions concurrently
+    else:
+        kind = row_kind(selected[configs[0]][0])
+        loaded = model if isinstance(model, LoadedModel) else load_model(
+            model, dtype=dtype, device=local_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=protocol
+        )
+        scorer = McScorer(
+            loaded.model, loaded.tokenizer, option_tokens(loaded.tokenizer, labels, protocol), strategy=strategy, device=loaded.device,
+            protocol=protocol, add_special_tokens=not apply_chat_template,
+        )
+        batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy, protocol, apply_chat_template, system_prompt)
     provenance = dataset_provenance(dataset)
     results = []
     for config, rows in selected.items():
-        if "choices" in rows[0]:
+        if "choices" in rows[0] or api is not None:
             result = _evaluate_config(
                 scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress, max_new_tokens, log_samples
             )
@@ -171,6 +171,65 @@ def evaluate(
             )
         results.append(_with_provenance(result, provenance, Path(out) / config))
     return results
+
+
+def _check_settings(dataset, configs, shots, demos, ids, instruction) -> tuple[tuple[str, ...], list[str]]:
+    labels = prompts.option_ids(ids)
+    prompts.check_instruction(instruction)
+    if demos not in DEMO_SOURCES:
+        raise InputError(f"--demos: unknown demo source {demos!r}; choose from {', '.join(DEMO_SOURCES)}")
+    if shots < 0:
+        raise InputError("--shots: must be 0 or more")
+    known = available_configs(dataset)
+    configs = configs or known
+    unknown = [c for c in configs if c not in known]
+    if unknown:
+        raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
+    return labels, configs
+
+
+def _api_backend(model, api: ApiOptions, labels, strategy: str, demos: str, check: bool = True):
+    from xbench.runner.backends import open_api_backend
+
+    if demos == "translate":
+        raise InputError("--demos translate decodes before it scores; it needs the local backend")
+    return open_api_backend(model, api, labels, strategy, check=check)
+
+
+def plan_api_requests(
+    model: str,
+    dataset: str,
+    api: ApiOptions,
+    *,
+    configs: list[str] | None = None,
+    split: str = "test",
+    shots: int = 0,
+    demos: str = "english",
+    ids: str = "ABCD",
+    instruction: str = "none",
+    strategy: str = "maxprob",
+    limit: int | None = None,
+    subjects: list[str] | None = None,
+    protocol: str = protocols.DEFAULT_PROTOCOL,
+) -> list[PlannedRequest]:
+    """``xbench eval --backend openai --dry-run``: every request a run would send; nothing is sent."""
+    silence_libraries()
+    protocols.check_protocol(protocol)
+    labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
+    _, scorer = _api_backend(model, dataclasses.replace(api, protocol=protocol), labels, strategy, demos, check=False)
+    settings = PromptSettings(shots, demos, ids, instruction, strategy, protocol)
+    planned: list[PlannedRequest] = []
+    for config in configs:
+        rows = _select(_load_split(dataset, config, split), subjects, limit, config)
+        _require_choices(rows, config)
+        texts = _config_texts(dataset, config, _group_by_subject(rows), settings, labels)
+        planned.extend(scorer.plan(config, list(texts), list(texts.values())))
+    return planned
+
+
+def _require_choices(rows: list[dict[str, Any]], config: str) -> None:
+    if "choices" not in rows[0]:
+        raise InputError(f"{config}: a generation dataset (TOFU); the API backend scores multiple-choice configs, use the local backend")
 
 
 def _with_provenance(result: RunResult, provenance: DatasetProvenance, folder: Path) -> RunResult:
@@ -322,15 +381,10 @@ def _evaluate_config(
     config folder without it is unfinished. ``resume`` keeps the samples scored under the same key.
     """
     shard = current_shard()
-    demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
+    _require_choices(rows, config)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
-    texts: dict[str, str] = {}
-    for subject, group in groups.items():
-        demos = demo_rows.get(subject, [])[: settings.shots]
-        if settings.shots and len(demos) < settings.shots:
-            raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
-        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels, scorer.tokenizer)))
+    texts = _config_texts(dataset, config, groups, settings, labels, scorer.tokenizer)
     dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
@@ -386,6 +440,18 @@ def _finish(folder: Path, samples: list[Any], result: RunResult, shard) -> None:
             path.unlink()
         write_results(folder, result)
     barrier(shard)
+
+
+def _config_texts(dataset, config, groups, settings, labels, tokenizer=None) -> dict[str, str]:
+    """{row id: prompt} for the rows of each subject group."""
+    demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
+    texts: dict[str, str] = {}
+    for subject, group in groups.items():
+        demos = demo_rows.get(subject, [])[: settings.shots]
+        if settings.shots and len(demos) < settings.shots:
+            raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
+        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels, tokenizer)))
+    return texts
 
 
 def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:

@@ -8,6 +8,9 @@ translator reads: ``max_chars`` (characters one request may carry, separators in
 (seconds one request may take before it is abandoned and retried). Engines that only look
 things up (``memory``) set ``lookup_only = True``; engines whose output must never be stored
 in the cache, where another chain could serve it (``pseudo``), set ``cacheable = False``.
+Engines that count tokens (local models) set ``max_tokens`` and ``count_tokens(text)``:
+requests are then packed by tokens. ``check_pair(source, target)``, where present, is called
+before anything is sent and raises InputError for a language pair the engine cannot do.
 """
 
 from __future__ import annotations
@@ -258,6 +261,7 @@ class ApertiumEngine:
 
 
 ENGINE_NAMES = ("pseudo", "memory", "apertium", "freedict", *DEEP_TRANSLATOR_ENGINES)
+MODEL_ENGINES = ("hf-mt:<model>", "llm:<model>", "llm-api:<model>", "llm-chat:<model>")  # see translation.neural
 
 
 def create_engine(name: str, cache=None) -> Engine:
@@ -275,7 +279,11 @@ def create_engine(name: str, cache=None) -> Engine:
         return FreedictEngine()
     if name in DEEP_TRANSLATOR_ENGINES:
         return DeepTranslatorEngine(name)
-    raise InputError(f"--translator: unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
+    if name.startswith(tuple(spec.split("<")[0] for spec in MODEL_ENGINES)):
+        from xbench.translation.neural import create_neural_engine
+
+        return create_neural_engine(name)
+    raise InputError(f"--translator: unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES + MODEL_ENGINES)}")
 
 
 def resolve_engines(spec: str | Engine | list[str | Engine], cache=None) -> list[Engine]:

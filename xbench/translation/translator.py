@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from xbench.errors import EngineError, PackMismatchError, SegmentError, TransientEngineError, TranslationFailed
+from xbench.errors import EngineError, InputError, PackMismatchError, SegmentError, TransientEngineError, TranslationFailed
 from xbench.segmentation import SegmentLayout, split_units
 from xbench.translation.cache import TranslationCache
 from xbench.translation.engines import (
@@ -75,16 +75,21 @@ class Outcome:
     failed: dict[str, str]
 
 
-def pack_units(units: list[str], max_chars: int, max_segments: int | None = None) -> list[list[str]]:
-    """Greedy packing of one-line units into requests of at most ``max_chars`` characters."""
+def pack_units(
+    units: list[str], max_chars: int, max_segments: int | None = None, *, measure: Callable[[str], int] = len, separator: int = SEPARATOR_CHARS
+) -> list[list[str]]:
+    """Greedy packing of one-line units into requests of at most ``max_chars`` characters.
+
+    With ``measure`` (a token counter) and ``separator=0`` the budget is tokens instead.
+    """
     packs: list[list[str]] = []
     size = 0
     for unit in units:
-        cost = len(unit) + (SEPARATOR_CHARS if packs and packs[-1] else 0)
+        cost = measure(unit) + (separator if packs and packs[-1] else 0)
         full = max_segments is not None and packs and len(packs[-1]) >= max_segments
         if not packs or size + cost > max_chars or full:
             packs.append([unit])
-            size = len(unit)
+            size = measure(unit)
         else:
             packs[-1].append(unit)
             size += cost
@@ -166,6 +171,8 @@ class Translator:
                 self._plan(engine, misses, stats)
                 remaining = []
                 break
+            if misses and callable(getattr(engine, "check_pair", None)):
+                engine.check_pair(source, target)  # a pair the engine cannot do is bad input, not a failed cell
             translated, failed = self._run_engine(engine, misses, source, target, stats)
             done.update(translated)
             errors.update(failed)
@@ -189,7 +196,7 @@ class Translator:
     def _plan(self, engine: Engine, segments: list[str], stats: LanguageStats) -> None:
         units = self._unique_units(engine, segments)[1]
         stats.units += len(units)
-        stats.requests += len(pack_units(units, engine_max_chars(engine), engine_max_segments(engine)))
+        stats.requests += len(_pack(engine, units))
 
     def _unique_units(self, engine: Engine, segments: list[str]) -> tuple[dict[str, SegmentLayout], list[str]]:
         layouts = {text: split_units(text, engine_max_chars(engine)) for text in segments}
@@ -211,7 +218,7 @@ class Translator:
             for start in range(0, len(segments), _STORE_EVERY):
                 group = segments[start : start + _STORE_EVERY]
                 todo = list(dict.fromkeys(u for text in group for u in layouts[text].units if u not in unit_done and u not in unit_failed))
-                packs = pack_units(todo, engine_max_chars(engine), engine_max_segments(engine))
+                packs = _pack(engine, todo)
                 for ok, bad in pool.map(lambda pack: self._send(engine, pack, source, target, stats), packs):
                     unit_done.update(ok)
                     unit_failed.update(bad)
@@ -271,7 +278,7 @@ class Translator:
                 self.sleep(delay)
             except EngineError as err:
                 return {}, {unit: str(err) for unit in units}
-            except Cancelled:
+            except (Cancelled, InputError):
                 raise
             except Exception as err:  # a third-party engine failing in its own way is not retried
                 return {}, {unit: f"{engine.name}: {type(err).__name__}: {err}" for unit in units}
@@ -305,6 +312,14 @@ class Translator:
     def _wait(self, seconds: float) -> None:
         if self._cancel.wait(seconds):
             raise Cancelled()
+
+
+def _pack(engine: Engine, units: list[str]) -> list[list[str]]:
+    """Requests for ``units``: by tokens for engines that count them, else by characters."""
+    count = getattr(engine, "count_tokens", None)
+    if callable(count) and getattr(engine, "max_tokens", None):
+        return pack_units(units, int(engine.max_tokens), engine_max_segments(engine), measure=count, separator=0)
+    return pack_units(units, engine_max_chars(engine), engine_max_segments(engine))
 
 
 def describe_failures(failed: dict[str, str], source: str, target: str, shown: int = 3) -> str:
