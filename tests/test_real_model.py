@@ -43,7 +43,9 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     if MMLU.is_file():
         rows = pl.read_parquet(MMLU).filter(pl.col("subject") == "high_school_geography").head(25).to_dicts()
     else:
-        rows = xbench.builders.mmlu_mixup.load_source("sample", ("test",))["test"][:25]
+        from xbench.builders.mmlu_mixup import load_source
+
+        rows = load_source("sample", ("test",))["test"][:25]
     source = tmp_path / "src"
     write_jsonl(source / "test.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[5:]])
     write_jsonl(source / "dev.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[:5]])
@@ -68,10 +70,15 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
         text = r["question"] + "".join(f"\n{label}. {c}" for label, c in zip("ABCD", r["choices"])) + "\nAnswer:"
         return text + f" {'ABCD'[r['answer']]}\n\n" if answer else text
 
-    for row, sample in zip(rows[5:], study):
+    from datasets import load_dataset
+
+    test_rows = load_dataset(str(tmp_path / "data"), "en", split="test").to_list()  # the rows xbench scored
+    dev_rows = load_dataset(str(tmp_path / "data"), "en", split="dev").to_list()
+    assert len(test_rows) == len(study) == 20
+    for row, sample in zip(test_rows, study):
         subject = "".join(" " + word for word in row["subject"].split("_"))
         header = f"The following are multiple choice questions (with answers) about {subject}. Remember that the question and options can be in different languages.\n\n"
-        demos = "".join(block(r, True) for r in rows[:5] if r["subject"] == row["subject"])
+        demos = "".join(block(r, True) for r in [d for d in dev_rows if d["subject"] == row["subject"]][:5])
         with torch.no_grad():
             last = loaded.model(input_ids=loaded.tokenizer(header + demos + block(row, False), return_tensors="pt").input_ids).logits[0, -1]
         official = int(torch.argmax(torch.stack([last[loaded.tokenizer(label).input_ids[-1]] for label in "ABCD"])))
