@@ -141,7 +141,7 @@ def training_arguments(hp: Hyperparameters, output_dir: Path, *, device: str, ki
         optim=hp.optimizer,
         seed=hp.seed,
         bf16=hp.bf16,
-        gradient_checkpointing=hp.gradient_checkpointing,
+        activation_checkpointing=hp.gradient_checkpointing,
         logging_steps=hp.logging_steps,
         save_strategy="steps" if save else "no",
         save_steps=hp.save_steps,
@@ -175,13 +175,17 @@ class _Watch:
             def on_log(self, args, state, control, logs=None, **kwargs):
                 if logs and "loss" in logs:
                     self.last_loss = float(logs["loss"])
+                    self._report(state)
 
             def on_step_end(self, args, state, control, **kwargs):
-                now = time.perf_counter()
-                self.step_times.append(now)
+                self.step_times.append(time.perf_counter())
+                if state.global_step % args.logging_steps:  # logging steps report from on_log, with their loss
+                    self._report(state)
+
+            def _report(self, state):
                 if self.progress is None or not state.is_world_process_zero:
                     return
-                elapsed = now - self.started
+                elapsed = time.perf_counter() - self.started
                 done = state.global_step - self.first_step
                 rate = (state.num_input_tokens_seen - self.first_tokens) / elapsed if elapsed > 0 else 0.0
                 eta = elapsed / done * (state.max_steps - state.global_step) if done else None
