@@ -454,8 +454,12 @@ def finetune(
         lora_r=lora_r, lora_alpha=lora_alpha, merge_lora=merge_lora, bf16=bf16, gradient_checkpointing=gradient_checkpointing,
         save_steps=save_steps, resume=resume, device=device,
     )
-    with _training_progress(quiet) as on_step:
-        report = (estimate if dry_run else run_finetune)(config, progress=on_step)
+    try:
+        with _training_progress(quiet) as on_step:
+            report = (estimate if dry_run else run_finetune)(config, progress=on_step)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: {out} keeps its last checkpoint; continue with --resume")
+        raise typer.Exit(130) from None
     hp = report.hyperparameters
     batch = f"effective batch {hp['effective_batch_size']} = {hp['per_device_batch_size']} x {hp['gradient_accumulation_steps']} x {hp['processes']}"
     if dry_run:

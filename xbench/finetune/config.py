@@ -7,7 +7,7 @@ resolved values, not the requested ones, go into the run's report.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -191,5 +191,6 @@ def resolve(config: FinetuneConfig, *, examples: int, processes: int, bf16_avail
     )
 
 
-def config_fields() -> list[str]:
-    return [f.name for f in fields(FinetuneConfig)]
+def max_length(config: FinetuneConfig) -> int:
+    """Tokens per block or example: the user's value, else the recipe's."""
+    return config.max_length if config.max_length is not None else int(load_recipe(config.recipe).values["max_length"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from xbench import __version__
 from xbench.errors import InputError, XbenchError
-from xbench.finetune.config import FinetuneConfig, Hyperparameters, resolve, validate
+from xbench.finetune.config import FinetuneConfig, Hyperparameters, max_length, resolve, validate
 from xbench.finetune.data import TrainingData, read_corpus, training_data
 from xbench.finetune.report import CHECKPOINTS, LOSS_PLOT, RUN_CONFIG, FinetuneReport, plot_losses
 from xbench.quiet import silence_libraries
@@ -157,41 +157,39 @@ def training_arguments(hp: Hyperparameters, output_dir: Path, *, device: str, ki
     )
 
 
-class _Watch:
-    """A Trainer callback: progress events and the time of every optimizer step."""
+def _watch(progress: Progress | None):
+    """A Trainer callback: progress events (rank 0) and the time of every optimizer step."""
+    from transformers import TrainerCallback
 
-    def __new__(cls, *args, **kwargs):
-        from transformers import TrainerCallback
+    class Watch(TrainerCallback):
+        def __init__(self):
+            self.step_times: list[float] = []
+            self.last_loss: float | None = None
+            self.started, self.first_tokens, self.first_step = time.perf_counter(), 0, 0
 
-        class Watch(TrainerCallback):
-            def __init__(self, progress: Progress | None):
-                self.progress, self.step_times, self.last_loss = progress, [], None
-                self.started = time.perf_counter()
-                self.first_tokens = 0
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started, self.first_tokens, self.first_step = time.perf_counter(), state.num_input_tokens_seen, state.global_step
 
-            def on_train_begin(self, args, state, control, **kwargs):
-                self.started, self.first_tokens, self.first_step = time.perf_counter(), state.num_input_tokens_seen, state.global_step
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.last_loss = float(logs["loss"])
+                self._report(state)
 
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                if logs and "loss" in logs:
-                    self.last_loss = float(logs["loss"])
-                    self._report(state)
+        def on_step_end(self, args, state, control, **kwargs):
+            self.step_times.append(time.perf_counter())
+            if state.global_step % args.logging_steps:  # logging steps report from on_log, with their loss
+                self._report(state)
 
-            def on_step_end(self, args, state, control, **kwargs):
-                self.step_times.append(time.perf_counter())
-                if state.global_step % args.logging_steps:  # logging steps report from on_log, with their loss
-                    self._report(state)
+        def _report(self, state):
+            if progress is None or not state.is_world_process_zero:
+                return
+            elapsed = time.perf_counter() - self.started
+            done = state.global_step - self.first_step
+            rate = (state.num_input_tokens_seen - self.first_tokens) / elapsed if elapsed > 0 else 0.0
+            eta = elapsed / done * (state.max_steps - state.global_step) if done else None
+            progress(ProgressEvent(state.global_step, state.max_steps, self.last_loss, rate, eta))
 
-            def _report(self, state):
-                if self.progress is None or not state.is_world_process_zero:
-                    return
-                elapsed = time.perf_counter() - self.started
-                done = state.global_step - self.first_step
-                rate = (state.num_input_tokens_seen - self.first_tokens) / elapsed if elapsed > 0 else 0.0
-                eta = elapsed / done * (state.max_steps - state.global_step) if done else None
-                self.progress(ProgressEvent(state.global_step, state.max_steps, self.last_loss, rate, eta))
-
-        return Watch(*args, **kwargs)
+    return Watch()
 
 
 def _peak_memory(device: str) -> tuple[int, str]:
@@ -250,9 +248,7 @@ def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) ->
     silence_libraries()
     model, tokenizer = _load(config.model)
     bf16_available = device.startswith("cuda") and torch.cuda.is_bf16_supported()
-    # max_length comes from the recipe; resolve once to know it, then with the example count
-    probe = resolve(config, examples=10**12, processes=_processes(), bf16_available=bf16_available)
-    data = training_data(corpus, tokenizer, max_length=probe.max_length, qa_template=config.qa_template)
+    data = training_data(corpus, tokenizer, max_length=max_length(config), qa_template=config.qa_template)
     hp = resolve(config, examples=data.examples, processes=_processes(), bf16_available=bf16_available)
     if dry_run:
         hp = Hyperparameters(**{**hp.to_dict(), "max_steps": min(DRY_RUN_STEPS, hp.max_steps)})
@@ -278,7 +274,7 @@ def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) ->
     if hp.lora_r:
         model = _with_lora(model, hp)
     model.config.use_cache = False  # a cache would switch off the packed-sequence mask
-    watch = _Watch(progress)
+    watch = _watch(progress)
     trainer = Trainer(model=model, args=args, train_dataset=data.dataset, data_collator=data.collate, processing_class=tokenizer, callbacks=[watch])
     trainer.remove_callback(PrinterCallback)
     if device.startswith("cuda"):
@@ -286,6 +282,11 @@ def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) ->
     started = time.perf_counter()
     try:
         result = trainer.train(resume_from_checkpoint=resume_from)
+    except torch.OutOfMemoryError:
+        raise XbenchError(
+            f"out of GPU memory at per-device batch {hp.per_device_batch_size}; lower --batch-size (the accumulation grows to keep the "
+            "effective batch), add --gradient-checkpointing, or shard with --print-accelerate-config fsdp; --resume continues from the last checkpoint"
+        ) from None
     finally:
         if scratch is not None:
             scratch.cleanup()
@@ -306,8 +307,7 @@ def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) ->
             dry_run=True, estimate={"measured_steps": hp.max_steps, "seconds_per_step": per_step, "estimated_seconds": per_step * full.max_steps},
         )
 
-    model = trainer.model
-    model.config.use_cache = True
+    trainer.accelerator.unwrap_model(trainer.model).config.use_cache = True  # the saved model generates with a cache
     saved = _save(trainer, tokenizer, hp, out)
     losses = _losses(trainer.state.log_history)
     report = FinetuneReport(
