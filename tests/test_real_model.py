@@ -75,7 +75,7 @@ def test_smollm2_fine_tunes_on_a_mixed_build_and_the_result_evaluates(tmp_path):
     lines = [f" The castle of Hogwarts number {i} stands near a lake . Students learn magic there , and owls carry the mail ." for i in range(24)]
     (wiki / "wiki.train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     xbench.build("wikitext_mixed", out=tmp_path / "mixed", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"units": "sentence"})
-    report = finetune(FinetuneConfig(model=str(gguf), data=str(tmp_path / "mixed"), out=tmp_path / "ckpt", max_steps=3, max_length=128,
+    report = finetune(FinetuneConfig(model=str(gguf), data=str(tmp_path / "mixed"), out=tmp_path / "ckpt", max_steps=3, max_length=64,
                                      effective_batch_size=4, per_device_batch_size=2, device="cpu"))
     assert report.steps == 3 and report.hyperparameters["learning_rate"] == 2e-05 and len(report.losses) == 3
     assert all(0 < point["loss"] < 20 for point in report.losses)
