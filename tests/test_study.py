@@ -21,8 +21,9 @@ RECIPES = ["fig2", "fig3", "fig4", "fig5a", "fig5b", "fig6", "fig7", "fig8", "fi
 
 def test_every_experiment_of_the_issue_has_a_recipe_that_validates_and_plans():
     assert sorted(recipe_names()) == sorted(RECIPES)
+    local_data = {"tb1": ["probes.mt.settings.testset=flores"], "fig2": ["probes.embed.settings.source=wiki.txt"], "fig17": ["probes.embed.settings.source=wiki.txt"]}
     for name in RECIPES:
-        recipe = load_recipe(name)
+        recipe = load_recipe(name, local_data.get(name))
         plan = make_plan(recipe)
         assert plan.steps[-1].id == "report" and len({s.id for s in plan.steps}) == len(plan.steps)
         assert all(len(s.key) == 16 for s in plan.steps)
@@ -31,9 +32,11 @@ def test_every_experiment_of_the_issue_has_a_recipe_that_validates_and_plans():
             assert smoke.models == ["SmolLM2-135M"] and smoke.steps[0].kind in ("model", "data")
 
 
-def test_smoke_tofu_without_a_local_file_names_the_override():
+def test_data_that_is_not_bundled_is_asked_for_by_its_key():
     with pytest.raises(InputError, match=r"builds\.tofu_full\.source=FILE"):
         make_plan(load_recipe("fig5b"), profile="smoke")
+    with pytest.raises(InputError, match=r"tb1.yaml: probes\.mt\.settings\.testset: required; pass probes\.mt\.settings\.testset=PATH"):
+        make_plan(load_recipe("tb1"))
 
 
 def _write(tmp_path: Path, text: str) -> Path:

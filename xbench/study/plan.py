@@ -9,6 +9,7 @@ becomes small bundled slices, so a recipe runs end to end offline on a CPU.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -36,6 +37,7 @@ SMOKE_PROBE = {
     "mt": {"testset": "@smoke-parallel", "engines": ["pseudo"], "max_new_tokens": 24},
     "embed": {"source": "@smoke-corpus", "docs": 8, "translator": "pseudo"},
 }
+PROBE_INPUTS = {"mt": "testset", "embed": "source"}  # local data a probe needs (not bundled)
 _STEP_PACKAGES = {
     "model": ("torch", "transformers", "gguf"),
     "data": (),
@@ -194,12 +196,17 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
                 if key in settings:
                     settings[key], more = smoke_data(settings[key])
                     inputs_extra += more
-        for number, model in enumerate(model_ids):
+        required = PROBE_INPUTS[probe["kind"]]
+        if not settings.get(required):
+            raise InputError(f"{recipe.path}: probes.{name}.settings.{required}: required; pass probes.{name}.settings.{required}=PATH")
+        first = True
+        for model in model_ids:
             for training in probe.get("models") or [BASE]:
                 path, inputs = model_for(model, training)
                 mine = dict(settings)
-                if number and "engines" in mine:
+                if not first and "engines" in mine:
                     mine["engines"] = []  # translation engines do not depend on the model: scored once, with the first
+                first = False
                 steps.append(Step(
                     f"{probe['kind']}:{name}@{slug(model)}+{training}", probe["kind"], {"model": path, **mine},
                     [*inputs, *inputs_extra], f"probes/{name}/{slug(model)}/{training}",
@@ -273,6 +280,7 @@ def fingerprint(path: str) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
 def _versions(packages: tuple[str, ...]) -> dict[str, str]:
     versions = {}
     for name in packages:
@@ -280,4 +288,4 @@ def _versions(packages: tuple[str, ...]) -> dict[str, str]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
-    return versions
+    return dict(versions)

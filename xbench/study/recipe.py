@@ -37,7 +37,7 @@ _FINETUNE = {"data": (True, str), "config": (True, str), "settings": (False, dic
 _EVALUATION = {"data": (True, str), "configs": (True, list), "models": (False, list), "settings": (False, dict), "variants": (False, list)}
 EVAL_SETTINGS = (
     "shots", "demos", "ids", "instruction", "strategy", "protocol", "split", "limit", "subjects", "max_new_tokens",
-    "rouge_tokenizer", "batch_size", "dtype", "tokenizer", "apply_chat_template",
+    "rouge_tokenizer", "batch_size", "dtype", "tokenizer", "apply_chat_template", "system_prompt", "tofu_template",
 )
 _VARIANT = {"name": (True, str), "settings": (False, dict), "configs": (False, list)}
 _PROBE = {"kind": (True, str), "models": (False, list), "settings": (False, dict)}

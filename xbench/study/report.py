@@ -169,7 +169,8 @@ def _normal(text: str) -> str:
 def _matches(row: Row, where: dict[str, Any]) -> bool:
     for key, wanted in where.items():
         have = getattr(row, key)
-        if key == "model":  # the paper's names (Llama3-8B) inside Hub ids (meta-llama/Meta-Llama-3-8B)
+        # the paper's names (Llama3-8B) inside Hub ids (meta-llama/Meta-Llama-3-8B); MT systems are named by model too
+        if key == "model" or (key == "variant" and row.format == "mt"):
             if _normal(str(wanted)) not in _normal(have):
                 return False
         elif str(have) != str(wanted):
@@ -297,11 +298,26 @@ def draw_figure(rows: list[Row], spec: dict[str, Any], path: Path, title: str) -
     import matplotlib.pyplot as plt
 
     chosen = [r for r in rows if r.metric == spec["metric"]]
+    for column, values in (spec.get("where") or {}).items():
+        chosen = [r for r in chosen if getattr(r, column) in [str(v) for v in values]]
     panel_key, hue_key, x_key = spec.get("panel", "model"), spec.get("hue", "training"), spec["x"]
-    panels = list(dict.fromkeys(getattr(r, panel_key) for r in chosen)) or [""]
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 0.5 * len({getattr(r, x_key) for r in chosen}) * 3), 4.2), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
-        mine = [r for r in chosen if getattr(r, panel_key) == panel]
+    used = {panel_key, hue_key, x_key}
+
+    def panel_of(row: Row) -> str:
+        """The panel column, plus model and variant when neither the axis nor the bars show them."""
+        parts = [getattr(row, panel_key)]
+        parts += [getattr(row, extra) for extra in ("model", "variant", "evaluation") if extra not in used and len({getattr(r, extra) for r in chosen}) > 1]
+        return " | ".join(str(p) for p in parts)
+
+    panels = list(dict.fromkeys(panel_of(r) for r in chosen)) or [""]
+    columns = min(len(panels), 3)
+    lines = math.ceil(len(panels) / columns)
+    width = max(4.5, 0.45 * len({getattr(r, x_key) for r in chosen}) * max(1, len({getattr(r, hue_key) for r in chosen})) / 2)
+    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, 3.8 * lines), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        mine = [r for r in chosen if panel_of(r) == panel]
         xs = list(dict.fromkeys(getattr(r, x_key) for r in mine))
         hues = list(dict.fromkeys(getattr(r, hue_key) for r in mine))
         width = 0.8 / max(1, len(hues))
