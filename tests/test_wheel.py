@@ -33,3 +33,5 @@ def test_wheel_installs_into_a_fresh_venv_and_builds(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (out / "README.md").read_text().startswith("---\npretty_name: MMLU in mixed languages")
     assert (out / "fr_gt_option" / "test-00000-of-00001.parquet").is_file()
+    listed = subprocess.run([env_dir / "bin" / "xbench", "study", "list"], capture_output=True, text=True, cwd=tmp_path)
+    assert listed.returncode == 0 and "tb2" in listed.stdout and "fig7" in listed.stdout, listed.stderr

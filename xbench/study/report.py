@@ -205,7 +205,8 @@ def write_report(out: str | Path, plan: Any = None) -> list[Path]:
     add_statistics(rows, chance)
     if figure_spec.get("average"):
         rows = add_averages(rows, list(figure_spec["average"]))
-    rows.sort(key=_order)
+    groups = {key: i for i, key in enumerate(dict.fromkeys((r.evaluation, r.variant, r.model, r.training) for r in rows))}
+    rows.sort(key=lambda row: (groups[(row.evaluation, row.variant, row.model, row.training)], *_order(row)))
     unmatched = add_published(rows, published, figure_spec["metric"])
     folder = out / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -225,8 +226,8 @@ def _nan_none(value: Any) -> Any:
 
 
 def _order(row: Row) -> tuple:
-    return (row.evaluation, row.variant, row.model, row.training, row.metric, row.config != SOURCE_LANGUAGE,
-            _LANG_ORDER.get(row.language, 99), row.config)
+    """Within one evaluation, variant, model and training: English first, then the study's language order."""
+    return (row.metric, row.config != SOURCE_LANGUAGE, _LANG_ORDER.get(row.language, 99), row.config)
 
 
 def public_dict(row: Row) -> dict[str, Any]:
