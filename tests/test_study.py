@@ -89,7 +89,7 @@ def test_overrides_set_dotted_keys_and_are_validated(tmp_path):
 
 def test_changing_one_setting_changes_exactly_the_dependent_step_keys():
     before = {s.id: s.key for s in make_plan(load_recipe("fig7")).steps}
-    after = {s.id: s.key for s in make_plan(load_recipe("fig7", ["finetunes.sentence.settings.lr=1.0e-5"])).steps}
+    after = {s.id: s.key for s in make_plan(load_recipe("fig7", ["finetunes.sentence.settings.learning_rate=1.0e-5"])).steps}
     changed = {i for i in before if before[i] != after[i]}
     models = load_recipe("fig7").data["models"]
     slugs = [m.replace("/", "--") for m in models]
@@ -246,3 +246,24 @@ def test_report_flags_a_model_at_chance(tmp_path, monkeypatch):
 def test_study_report_on_a_plain_folder_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["study", "report", str(tmp_path)])
     assert result.exit_code == 2 and "not an xbench study folder" in result.output
+
+
+def test_dry_run_plans_translation_work_questions_and_time_and_writes_nothing(tmp_path, monkeypatch):
+    from xbench.study.estimate import estimate_plan
+
+    monkeypatch.setattr(study_run, "throughput_file", lambda: tmp_path / "throughput.json")
+    (tmp_path / "throughput.json").write_text(json.dumps({"eval|SmolLM2-135M": {"unit": "questions", "per_second": 2.0}}))
+    out = tmp_path / "study"
+    plan = make_plan(load_recipe("tb2"), profile="smoke")
+    plan.cache = str(tmp_path / "c.sqlite")
+    estimates = {e.step: e for e in estimate_plan(plan, out)}
+    build = estimates["build:mmlu"]
+    assert build.status == "run" and build.work["engines"] == "pseudo" and build.work["characters"] > 1000 and build.work["requests"] >= 1
+    assert build.work["cached"] == 0 and build.seconds is None
+    english = estimates["eval:mmlu/ABCD@SmolLM2-135M+base"]
+    assert english.work == {"questions": 8} and english.seconds == 4.0  # en + mixup, 4 questions each, 2 per second
+    assert estimates["eval:mmlu/abcd@SmolLM2-135M+base"].work == {"questions": 4}
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["study", "run", "tb2", "--profile", "smoke", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--dry-run"])
+    assert result.exit_code == 0 and "estimated time 18s from measured throughput; 1 step(s) not measured yet" in result.output, result.output
+    assert not out.exists()

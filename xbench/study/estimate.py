@@ -108,8 +108,9 @@ def _finetune_work(step: Step, builds: dict[str, Any]) -> dict[str, Any]:
     documents = sum(planned["configs"].get(step.settings["config"], {}).values()) if planned else None
     work: dict[str, Any] = {"documents": documents}
     if step.settings.get("max_steps"):
-        work["tokens"] = int(step.settings["max_steps"]) * STUDY_BATCH * int(step.settings.get("max_length", 500))
-        work["tokens_note"] = "upper bound: steps x batch 32 x max length"
+        batch = int(step.settings.get("effective_batch_size", STUDY_BATCH))
+        work["tokens"] = int(step.settings["max_steps"]) * batch * int(step.settings.get("max_length", 500))
+        work["tokens_note"] = f"upper bound: steps x batch {batch} x max length"
     return work
 
 

@@ -217,18 +217,28 @@ def build_options(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _finetune(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
+    import dataclasses
+
     try:
-        from xbench.finetune import finetune
+        from xbench.finetune import FinetuneConfig, finetune
     except ImportError:
         raise XbenchError(
-            f"{step.id}: fine-tuning needs xbench finetune, which this xbench does not have yet; "
-            "run a recipe without finetunes (e.g. tb2), or install an xbench with `xbench finetune`"
+            f"{step.id}: fine-tuning needs `xbench finetune`, which this xbench does not have; "
+            "run a recipe without finetunes (e.g. tb2), or install an xbench that has it"
         ) from None
     settings = resolve(step.settings, plan, out)
     model, data, config = settings.pop("model"), settings.pop("data"), settings.pop("config")
-    report = finetune(model, f"{data}:{config}", out=out / step.out, resume=resume, **settings)
-    tokens = getattr(report, "tokens", None) or (report.get("tokens") if isinstance(report, dict) else None) or 0
-    return {"tokens": int(tokens)}
+    known = {f.name for f in dataclasses.fields(FinetuneConfig)} - {"model", "data", "out", "resume"}
+    unknown = sorted(k for k in settings if k not in known)
+    if unknown:
+        raise InputError(f"{step.id}: unknown fine-tuning setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    target = out / step.out
+    if resume and not (target / "checkpoints").is_dir():
+        shutil.rmtree(target, ignore_errors=True)  # crashed before its first checkpoint: nothing to resume
+        resume = False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    report = finetune(FinetuneConfig(model=model, data=f"{data}:{config}", out=str(target), resume=resume, **settings))
+    return {"tokens": int(report.tokens_seen)}
 
 
 def _eval(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
@@ -253,7 +263,7 @@ def _mt(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     from xbench.probes.mt import engine_system, evaluate_systems, lm_system, parse_directions, read_parallel
 
     settings = resolve(step.settings, plan, out)
-    systems = {slug(plan.step(step.id).labels["model"]): lm_system(settings["model"], max_new_tokens=settings.get("max_new_tokens", 256))}
+    systems = {slug(step.labels["model"]): lm_system(settings["model"], max_new_tokens=settings.get("max_new_tokens", 256))}
     for spec in settings.get("engines") or []:
         systems[spec] = engine_system(spec, plan.cache)
     testset = read_parallel(settings["testset"])
