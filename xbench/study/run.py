@@ -71,6 +71,7 @@ def run_plan(plan: Plan, out: str | Path, *, log: Log = lambda _: None, only: li
     out.mkdir(exist_ok=True)
     (out / STUDY_FILE).write_text(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     outcomes = []
+    _LOADED.clear()  # a model loaded by an earlier run may have been fine-tuned again since
     for step in plan.steps:
         if only and step.kind not in only:
             continue
@@ -91,6 +92,7 @@ def run_plan(plan: Plan, out: str | Path, *, log: Log = lambda _: None, only: li
         _write_record(out, step, DONE, seconds=round(seconds, 3), units=units)
         record_throughput(step, plan, units, seconds)
         outcomes.append(StepOutcome(step.id, "resumed" if resume else "ran", seconds))
+    _LOADED.clear()
     return outcomes
 
 
@@ -255,8 +257,24 @@ def _eval(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
         raise XbenchError(f"{step.id}: this xbench eval has no {', '.join(unsupported)} option (needs the study-protocol evaluation); update xbench")
     if "subjects" in settings and isinstance(settings["subjects"], str):
         settings["subjects"] = [settings["subjects"]]
+    if "tokenizer" not in settings and "device_map" not in settings:
+        model = _loaded(model, settings.pop("dtype", "auto"))
     results = evaluate(model, dataset, out=out / step.out, configs=configs, resume=resume, **settings)
     return {"questions": sum(r.n_samples for r in results)}
+
+
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+def _loaded(model: str, dtype: str) -> Any:
+    """The model of consecutive evaluation steps, loaded once (one model in memory at a time)."""
+    from xbench.runner.model import load_model
+
+    key = (model, dtype)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_model(model, dtype=dtype)
+    return _LOADED[key]
 
 
 def _mt(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
