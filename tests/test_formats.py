@@ -36,9 +36,11 @@ def test_one_wrong_picks_one_wrong_option_seeded_per_row():
         assert q_lang == "en" and len(translated) == 1 and translated[0] != 2
         picks.append(translated[0])
     assert set(picks) == {0, 1, 3}  # all wrong options get picked over 200 rows
-    # the same row gets the same option in every language, and another seed changes picks
+    # each language draws independently (as the study's translate.py), and another seed changes picks
     de = ConfigSpec("de_one_wrong", "de", FORMATS["one_wrong"])
-    assert [de.cell_languages(r, 2, 0)[1].index("de") for r in IDS] == picks
+    de_picks = [de.cell_languages(r, 2, 0)[1].index("de") for r in IDS]
+    assert de_picks != picks and 0.2 < sum(a == b for a, b in zip(de_picks, picks)) / len(IDS) < 0.5
+    assert [de.cell_languages(r, 2, 0)[1].index("de") for r in IDS] == de_picks  # and is reproducible
     assert [spec.cell_languages(r, 2, 1)[1].index("fr") for r in IDS] != picks
 
 

@@ -39,8 +39,42 @@ def test_tasks_per_config_and_subject_with_xbench_prompts(sample_build, tmp_path
     assert task["fewshot_split"] == "dev" and task["fewshot_config"] == {"sampler": "first_n"} and task["fewshot_delimiter"] == "\n\n"
 
 
+def test_study_tasks_use_the_study_header_and_the_bare_letter(sample_build, tmp_path):
+    export_lm_eval(str(sample_build), tmp_path / "tasks", configs=["fr_gt_option"], protocol="study")
+    task = yaml.safe_load((tmp_path / "tasks" / "xbench_mmlu_fr_gt_option.yaml").read_text())["task"][1]
+    assert task["description"] == "The following are multiple choice questions (with answers) about  world religions.\n\n"
+    assert task["doc_to_text"] == "{{question}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:"
+    assert task["target_delimiter"] == "" and task["doc_to_choice"] == ["A", "B", "C", "D"]
+    assert task["fewshot_config"] == {"sampler": "first_n", "target_delimiter": " "}  # demos keep "Answer: X"
+
+
+def test_study_continuation_follows_the_tokenizer():
+    pytest.importorskip("transformers")
+    from runner_fixtures import byte_level_tokenizer, sentencepiece_style_tokenizer
+
+    from xbench.runner.export import study_delimiter
+
+    assert study_delimiter(byte_level_tokenizer(), ("A", "B", "C", "D")) == ""
+    assert study_delimiter(sentencepiece_style_tokenizer(), ("A", "B", "C", "D")) == " "
+
+
+def test_study_export_of_hp_quiz_and_unknown_protocol_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from xbench.cli import app
+
+    out = tmp_path / "hp"
+    xbench.build("hp_quiz", out=out, cache=tmp_path / "c.sqlite", langs="fr")
+    result = CliRunner().invoke(app, ["export", "lm-eval", str(out), "--out", str(tmp_path / "tasks"), "--protocol", "study"])
+    assert result.exit_code == 2 and "--protocol study: en is not MMLU-style" in " ".join(result.output.split())
+    assert not (tmp_path / "tasks").exists()
+    result = CliRunner().invoke(app, ["export", "lm-eval", str(out), "--out", str(tmp_path / "tasks"), "--protocol", "lm-eval"])
+    assert result.exit_code == 2 and "--protocol: unknown protocol 'lm-eval'" in " ".join(result.output.split())
+
+
 @pytest.mark.slow
-def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_path):
+@pytest.mark.parametrize("protocol", ["harness", "study"])
+def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_path, protocol):
     pytest.importorskip("torch")
     lm_eval = pytest.importorskip("lm_eval")
     from lm_eval.tasks import TaskManager
@@ -49,12 +83,12 @@ def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_pat
     from xbench.runner.evaluate import evaluate
 
     model = save_tiny_model(tmp_path / "model")
-    export_lm_eval(str(sample_build), tmp_path / "tasks", configs=["fr_gt_option"])
+    export_lm_eval(str(sample_build), tmp_path / "tasks", configs=["fr_gt_option"], protocol=protocol)
     results = lm_eval.simple_evaluate(
         model="hf", model_args=f"pretrained={model},dtype=float32", tasks=["xbench_mmlu_fr_gt_option"], num_fewshot=3,
         batch_size=4, log_samples=True, task_manager=TaskManager(include_path=str(tmp_path / "tasks")), device="cpu",
     )
-    evaluate(str(model), str(sample_build), out=tmp_path / "run", configs=["fr_gt_option"], shots=3, demos="same", device="cpu")
+    evaluate(str(model), str(sample_build), out=tmp_path / "run", configs=["fr_gt_option"], shots=3, demos="same", device="cpu", protocol=protocol)
     ours = {s["id"]: s for s in map(json.loads, (tmp_path / "run" / "fr_gt_option" / "samples.jsonl").read_text().splitlines())}
     compared = 0
     for task, samples in results["samples"].items():

@@ -48,12 +48,31 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     write_jsonl(source / "test.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[5:]])
     write_jsonl(source / "dev.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[:5]])
     xbench.build("mmlu_mixup", out=tmp_path / "data", source=str(source), translator="pseudo", langs="fr", formats="full", cache=tmp_path / "c.sqlite")
-    from_gguf = evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "a", configs=["en"], shots=5)[0]
-    from_folder = evaluate(str(tmp_path / "smollm2"), str(tmp_path / "data"), out=tmp_path / "b", configs=["en"], shots=5, device="cpu", dtype="float32")[0]
+    from_gguf = evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "a", configs=["en"], shots=5, protocol="harness")[0]
+    from_folder = evaluate(str(tmp_path / "smollm2"), str(tmp_path / "data"), out=tmp_path / "b", configs=["en"], shots=5, device="cpu", dtype="float32", protocol="harness")[0]
     a = [json.loads(line) for line in (tmp_path / "a" / "en" / "samples.jsonl").read_text().splitlines()]
     b = [json.loads(line) for line in (tmp_path / "b" / "en" / "samples.jsonl").read_text().splitlines()]
     assert [s["prediction"] for s in a] == [s["prediction"] for s in b] and from_gguf.metrics == from_folder.metrics
     assert max(abs(x - y) for sa, sb in zip(a, b) for x, y in zip(sa["probs"], sb["probs"])) < 1e-4
-    # the resolved option tokens are the ones a real model puts its mass on after "Answer:"
+    # the harness option tokens (" A") are the ones a real model puts its mass on after "Answer:"
     mass = [sum(math.exp(lp) for lp in sample["logprobs"]) for sample in a]
     assert min(mass) > 0.5, mass
+
+    # --protocol study gives the official code's prediction on every held-out row (hf.py query_logits,
+    # re-stated: the whole prompt, logits at the last position, each letter's id tokenizer(L).input_ids[-1])
+    import torch
+
+    evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "study", configs=["en"], shots=5, instruction="aware1", protocol="study")
+    study = [json.loads(line) for line in (tmp_path / "study" / "en" / "samples.jsonl").read_text().splitlines()]
+    def block(r, answer):
+        text = r["question"] + "".join(f"\n{label}. {c}" for label, c in zip("ABCD", r["choices"])) + "\nAnswer:"
+        return text + f" {'ABCD'[r['answer']]}\n\n" if answer else text
+
+    for row, sample in zip(rows[5:], study):
+        subject = "".join(" " + word for word in row["subject"].split("_"))
+        header = f"The following are multiple choice questions (with answers) about {subject}. Remember that the question and options can be in different languages.\n\n"
+        demos = "".join(block(r, True) for r in rows[:5] if r["subject"] == row["subject"])
+        with torch.no_grad():
+            last = loaded.model(input_ids=loaded.tokenizer(header + demos + block(row, False), return_tensors="pt").input_ids).logits[0, -1]
+        official = int(torch.argmax(torch.stack([last[loaded.tokenizer(label).input_ids[-1]] for label in "ABCD"])))
+        assert official == sample["prediction"]

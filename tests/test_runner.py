@@ -42,7 +42,7 @@ def mmlu_dir(tmp_path_factory):
 
 def test_mmlu_prompt_zero_and_two_shot_exact():
     row = SAMPLE["test"][0]
-    zero = prompts.header(prompts.mmlu_header_sentence("high_school_geography")) + prompts.format_example(row["question"], row["choices"], "ABCD")
+    zero = prompts.header(prompts.mmlu_header_sentence("high_school_geography", "harness")) + prompts.format_example(row["question"], row["choices"], "ABCD")
     assert zero == (
         "The following are multiple choice questions (with answers) about high school geography.\n\n"
         f"{row['question']}\nA. {row['choices'][0]}\nB. {row['choices'][1]}\nC. {row['choices'][2]}\nD. {row['choices'][3]}\nAnswer:"
@@ -87,7 +87,7 @@ def test_option_after_a_separate_space_token():
 
 def _prompts(n=12, shots=3):
     test = SAMPLE["test"][:n]
-    prefix = prompts.header(prompts.mmlu_header_sentence(test[0]["subject"])) + prompts.demo_block(SAMPLE["dev"][:shots], "ABCD")
+    prefix = prompts.header(prompts.mmlu_header_sentence(test[0]["subject"], "harness")) + prompts.demo_block(SAMPLE["dev"][:shots], "ABCD")
     return prefix, [prefix + prompts.format_example(r["question"], r["choices"], "ABCD") for r in test]
 
 
@@ -122,10 +122,10 @@ def test_first_token_strategy_counts_only_option_ids():
 def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     results = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en", "fr_gt_option"], shots=2)
     en = load_results(tmp_path / "run" / "en" / "results.json")
-    assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0"
+    assert en.signature == "xbench:mmlu|cfg:en|shots:2|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:study|v:0.1.0"
     assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
     samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation"}
+    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation", "settings"}
     assert en.metrics["acc"].value == pytest.approx(sum(s["correct"] for s in samples) / 40)
     assert set(en.per_subject) == {"high_school_geography", "world_religions", "college_medicine", "elementary_mathematics"}
     assert results[1].config == "fr_gt_option" and abs(sum(samples[0]["probs"]) - 1) < 1e-5
@@ -148,7 +148,7 @@ def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
     seen = []
     original = McScorer.score_group
     monkeypatch.setattr(McScorer, "score_group", lambda self, texts: seen.extend(texts) or original(self, texts))
-    evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3)
+    evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3, protocol="harness")
     assert seen[0] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n" + (
         "De quelle couleur sont les cheveux de Harry Potter ?\nA. Noir\nB. Brun\nC. Roux\nD. Blond\nAnswer:"
     )
@@ -193,12 +193,12 @@ def test_translate_then_answer_prompt_exact():
 
 
 def test_translate_demos_generate_greedily_then_answer(loaded, mmlu_dir, tmp_path):
-    first = evaluate(loaded, str(mmlu_dir), out=tmp_path / "a", configs=["fr_full"], shots=2, demos="translate", limit=4)[0]
-    again = evaluate(loaded, str(mmlu_dir), out=tmp_path / "b", configs=["fr_full"], shots=2, demos="translate", limit=4)[0]
+    first = evaluate(loaded, str(mmlu_dir), out=tmp_path / "a", configs=["fr_full"], shots=2, demos="translate", limit=4, protocol="harness")[0]
+    again = evaluate(loaded, str(mmlu_dir), out=tmp_path / "b", configs=["fr_full"], shots=2, demos="translate", limit=4, protocol="harness")[0]
     samples = [json.loads(line) for line in (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and all(s["generation"].endswith("Answer:") for s in samples)
     assert (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text() == (tmp_path / "b" / "fr_full" / "samples.jsonl").read_text()
-    assert first.signature.endswith("|shots:2|demos:translate|ids:ABCD|instr:none|strategy:maxprob|v:0.1.0")
+    assert first.signature.endswith("|shots:2|demos:translate|ids:ABCD|instr:none|strategy:maxprob|protocol:harness|v:0.1.0")
     # the scored prompt is the demo prefix, the query and what the model wrote, ending in the cue
     mixed = load_source("sample", ("test",))["test"][0]
     assert again.n_samples == 4 and samples[0]["id"] == mixed["id"]

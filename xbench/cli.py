@@ -232,8 +232,13 @@ def eval_command(
     device_map: Annotated[Optional[str], typer.Option(help="'auto' spreads a model too large for one GPU over all of them (accelerate).")] = None,
     batch_size: Annotated[str, typer.Option(help="Questions per forward pass, or auto (1 on CPU).")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Keep the samples already written and score the rest.")] = False,
-    max_new_tokens: Annotated[int, typer.Option(help="Generation datasets (TOFU): greedy tokens per answer.")] = 200,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Greedy tokens per generation (default: TOFU's 200 incl. the prompt under study, 200 new under harness; 256 for study translate-then-answer).")] = None,
     rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
+    protocol: Annotated[str, typer.Option(help="study (the paper's official prompts and scoring) or harness (lm-evaluation-harness conventions).")] = "study",
+    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer Hub id or folder, for checkpoints whose tokenizer lives elsewhere.")] = None,
+    apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template", help="Wrap each prompt in the tokenizer's chat template (instruct models).")] = False,
+    system_prompt: Annotated[Optional[str], typer.Option(help="System prompt (a system turn with --apply-chat-template, else a paragraph before the prompt).")] = None,
+    tofu_template: Annotated[str, typer.Option(help="TOFU under study: auto (from the architecture), llama2, phi, stablelm, pythia or plain.")] = "auto",
     quiet: QuietOption = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
@@ -244,7 +249,8 @@ def eval_command(
             model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
             instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
             device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
-            progress=on_progress,
+            progress=on_progress, protocol=protocol, tokenizer=tokenizer, apply_chat_template=apply_chat_template,
+            system_prompt=system_prompt, tofu_template=tofu_template,
         )
     for result in results:
         _print_result(result)
@@ -299,11 +305,19 @@ def export_lm_eval_command(
     configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
     ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
     instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
+    protocol: Annotated[str, typer.Option(help="harness (lm-eval conventions) or study (the paper's header and option token; MMLU-style data).")] = "harness",
+    tokenizer: Annotated[Optional[str], typer.Option(help="study: the model's tokenizer (Hub id or folder), to pick the continuation lm-eval scores.")] = None,
 ) -> None:
     """Write lm-evaluation-harness tasks with exactly the prompts of xbench eval."""
     from xbench.runner.export import export_lm_eval
 
-    files = export_lm_eval(dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction)
+    loaded_tokenizer = None
+    if tokenizer is not None:
+        from xbench.runner.model import load_tokenizer, require_torch
+
+        require_torch()
+        loaded_tokenizer = load_tokenizer(tokenizer)
+    files = export_lm_eval(dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction, protocol=protocol, tokenizer=loaded_tokenizer)
     out_console.print(f"wrote {len(files)} task files to {out}; run: lm_eval --include_path {out} --tasks {files[0].stem} ...")
 
 

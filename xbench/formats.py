@@ -4,7 +4,8 @@ A format is data: whether the question is translated and which options are. Conf
 ``en`` (the original), ``<lang>_<format>`` for each non-English language, and ``mixup``
 (question and four options take the five pool languages as a random permutation).
 Randomness is seeded per row from (seed, row id, purpose), so a row's languages never
-depend on processing order or on which other configs a build asked for.
+depend on processing order or on which other configs a build asked for; the purpose of a
+format's draw includes the language, so languages are independent draws.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class ConfigSpec:
             return order[0], order[1:]
         if self.format is None:
             return SOURCE_LANGUAGE, [SOURCE_LANGUAGE] * N_CHOICES
-        translated = _translated_options(self.format.options, answer, row_rng(seed, row_id, self.format.name))
+        # the language is part of the draw: as in the study's translate.py, each language's
+        # one_wrong config picks its wrong option independently
+        translated = _translated_options(self.format.options, answer, row_rng(seed, row_id, f"{self.format.name}:{self.lang}"))
         choice_langs = [self.lang if i in translated else SOURCE_LANGUAGE for i in range(N_CHOICES)]
         return (self.lang if self.format.question else SOURCE_LANGUAGE), choice_langs
 

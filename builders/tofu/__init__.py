@@ -20,7 +20,7 @@ from xbench.languages import SOURCE_LANGUAGE
 from xbench.sources import existing_path, read_table
 
 HUB_SOURCE = "locuslab/TOFU"
-DEFAULT_SUBSET = "full"
+DEFAULT_SUBSET = "forget10_perturbed"  # the subset the study evaluates (paraphrased questions); matches --help
 SPLIT = "train"
 QUESTIONS = ("question", "paraphrased_question")  # translated
 ANSWERS = ("answer", "paraphrased_answer")  # English references; translated only on request

@@ -5,6 +5,15 @@ the shared fields are repeated): one task per (config, subject) for MMLU-style d
 subject's header as the description, its dev rows as ``first_n`` demos, rows selected with a
 parquet ``filters`` argument), one task per config otherwise. Groups report accuracy weighted
 by size.
+
+``--protocol harness``: lm-eval's own conventions (continuation ``" A"``), exactly the prompts of
+``xbench eval --protocol harness``. ``--protocol study``: the study's header (two spaces after
+"about") and its option token ``tokenizer(L).input_ids[-1]``, written as the continuation that
+encodes to that token: the bare letter (``target_delimiter: ""``) on byte-level BPE tokenizers
+(Llama-3, Qwen, GPT-2, SmolLM2), the spaced one on SentencePiece tokenizers (Llama-2, Mistral);
+pass ``tokenizer`` to have it checked and chosen. Demos keep ``"Answer: X"``. HP-Quiz cannot be
+exported under study: its prompt ends in ``"Answer: "`` and lm-eval moves a context's trailing
+space into the continuation, which changes the tokens scored.
 """
 
 from __future__ import annotations
@@ -13,8 +22,14 @@ from pathlib import Path
 
 import yaml
 
-from xbench.runner import prompts
-from xbench.runner.evaluate import _header_sentence, _load_split, available_configs
+from xbench.errors import InputError
+from xbench.runner import prompts, protocols
+from xbench.runner.evaluate import (
+    _header_sentence,
+    _load_split,
+    available_configs,
+    row_kind,
+)
 
 
 def _slug(text: str) -> str:
@@ -25,10 +40,43 @@ def _doc_to_text(ids: tuple[str, ...]) -> str:
     return "{{question}}" + "".join(f"\n{label}. {{{{choices[{i}]}}}}" for i, label in enumerate(ids)) + "\nAnswer:"
 
 
-def export_lm_eval(dataset: str, out: str | Path, *, configs: list[str] | None = None, ids: str = "ABCD", instruction: str = "none", prefix: str = "xbench") -> list[Path]:
-    """Write the task files for ``dataset`` (a build folder or Hub id); returns the files written."""
+def study_delimiter(tokenizer, labels: tuple[str, ...]) -> str:
+    """What lm-eval must put between ``Answer:`` and the letter so that it scores the study's token."""
+    if tokenizer is None:
+        return ""
+    base = tokenizer("Answer:", add_special_tokens=False)["input_ids"]
+    for delimiter in ("", " "):
+        fits = True
+        for label in labels:
+            full = tokenizer(f"Answer:{delimiter}{label}", add_special_tokens=False)["input_ids"]
+            token = protocols.study_option_token(tokenizer, label)
+            fits &= full[: len(base)] == base and full[len(base) :] == [token]
+        if fits:
+            return delimiter
+    raise InputError("--tokenizer: the study's option tokens (the letters encoded alone) follow 'Answer:' neither bare nor after a space with this tokenizer; lm-eval cannot score them")
+
+
+def export_lm_eval(
+    dataset: str, out: str | Path, *, configs: list[str] | None = None, ids: str = "ABCD", instruction: str = "none", prefix: str = "xbench",
+    protocol: str = protocols.HARNESS, tokenizer=None,
+) -> list[Path]:
+    """Write the task files for ``dataset`` (a build folder or Hub id); returns the files written.
+
+    ``tokenizer`` (study only): a loaded tokenizer, to choose and check the continuation.
+    """
+    protocols.check_protocol(protocol)
     labels = prompts.option_ids(ids)
     prompts.check_instruction(instruction)
+    delimiter = study_delimiter(tokenizer, labels) if protocol == protocols.STUDY else " "
+    configs = configs or available_configs(dataset)
+    loaded = {config: _load_split(dataset, config, "test") for config in configs}
+    if protocol == protocols.STUDY:
+        for config, rows in loaded.items():
+            if row_kind(rows[0]) not in ("mmlu", "generic"):
+                raise InputError(
+                    f"--protocol study: {config} is not MMLU-style; lm-eval moves the study's trailing space after 'Answer: ' into the answer, "
+                    "so export it with --protocol harness or score it with xbench eval"
+                )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     location = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
@@ -37,18 +85,17 @@ def export_lm_eval(dataset: str, out: str | Path, *, configs: list[str] | None =
         "output_type": "multiple_choice",
         "test_split": "test",
         "fewshot_split": "dev",
-        "fewshot_config": {"sampler": "first_n"},
+        "fewshot_config": {"sampler": "first_n"} if delimiter == " " else {"sampler": "first_n", "target_delimiter": " "},
         "doc_to_text": _doc_to_text(labels),
         "doc_to_choice": list(labels),
         "doc_to_target": "answer",
-        "target_delimiter": " ",
+        "target_delimiter": delimiter,
         "fewshot_delimiter": "\n\n",
         "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
         "metadata": {"version": 1.0},
     }
     written = []
-    for config in configs or available_configs(dataset):
-        rows = _load_split(dataset, config, "test")
+    for config, rows in loaded.items():
         subjects = list(dict.fromkeys(r.get("subject") or "" for r in rows))
         group = f"{prefix}_{name}_{_slug(config)}"
         tasks = []
@@ -58,7 +105,7 @@ def export_lm_eval(dataset: str, out: str | Path, *, configs: list[str] | None =
                 "task": f"{group}_{_slug(subject)}" if subject else f"{group}_all",
                 "dataset_path": location,
                 "dataset_name": config,
-                "description": prompts.header(_header_sentence(example, config), instruction),
+                "description": prompts.header(_header_sentence(example, config, protocol), instruction),
                 **template,
             }
             if subject:

@@ -9,7 +9,7 @@ scripts score 0; ``rouge_tokenizer="unicode"`` splits on Unicode letters and dig
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,11 +99,13 @@ def read_generations(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def greedy_continuation(model, tokenizer, prompt: str, max_new_tokens: int, device: str, stop: str | None = None) -> str:
+def greedy_continuation(
+    model, tokenizer, prompt: str, max_new_tokens: int, device: str, stop: str | None = None, add_special_tokens: bool = True
+) -> str:
     """The new text of a greedy decoding (never sampled), optionally stopping once ``stop`` appears."""
     import torch
 
-    ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
+    ids = torch.tensor([tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"]], device=device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stopping = {"stop_strings": [stop], "tokenizer": tokenizer} if stop else {}
     with torch.inference_mode():
@@ -113,9 +115,15 @@ def greedy_continuation(model, tokenizer, prompt: str, max_new_tokens: int, devi
     return tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
 
 
-def generate_greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, device: str) -> list[str]:
-    """Greedy answers, one prompt at a time, stripped."""
-    return [greedy_continuation(model, tokenizer, prompt, max_new_tokens, device).strip() for prompt in prompts]
+def generate_greedy(
+    model, tokenizer, prompts: list[str], max_new_tokens: int | Callable[[str], int], device: str, add_special_tokens: bool = True
+) -> list[str]:
+    """Greedy answers, one prompt at a time, stripped; ``max_new_tokens`` may depend on the prompt."""
+    budget = max_new_tokens if callable(max_new_tokens) else (lambda _prompt: max_new_tokens)
+    return [
+        greedy_continuation(model, tokenizer, prompt, budget(prompt), device, add_special_tokens=add_special_tokens).strip()
+        for prompt in prompts
+    ]
 
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):

@@ -23,6 +23,7 @@ class LoadedModel:
     revision: str | None
     device: str
     dtype: str
+    tokenizer_source: str | None = None  # --tokenizer, when not the model's own
 
 
 def require_torch():
@@ -43,21 +44,43 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def resolve_dtype(dtype: str, device: str):
+def resolve_dtype(dtype: str, device: str, *, kind: str = "mmlu", protocol: str = "harness"):
+    """``auto``: the official code's precision for ``kind`` (mmlu, hp, tofu) under the study protocol
+    (see :func:`xbench.runner.protocols.auto_dtype`); CPU keeps float32."""
+    from xbench.runner.protocols import auto_dtype
+
     torch = require_torch()
     if dtype not in DTYPES:
         raise InputError(f"--dtype: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+        bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return getattr(torch, auto_dtype(kind, device, protocol, bf16))
     return getattr(torch, dtype)
 
 
-def load_model(model: str, *, dtype: str = "auto", device: str = "auto", device_map: str | None = None) -> LoadedModel:
+def load_tokenizer(tokenizer: str):
+    """``--tokenizer``: a Hub id or a local folder, for checkpoints whose tokenizer lives elsewhere."""
+    from transformers import AutoTokenizer
+
+    path = Path(tokenizer).expanduser()
+    if not path.exists() and (tokenizer.startswith((".", "/", "~")) or tokenizer.count("/") > 1):
+        raise InputError(f"--tokenizer: {path} does not exist")
+    try:
+        return AutoTokenizer.from_pretrained(str(path) if path.exists() else tokenizer)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"--tokenizer {tokenizer}: cannot load a tokenizer ({str(err).splitlines()[0][:200]})") from None
+
+
+def load_model(
+    model: str, *, dtype: str = "auto", device: str = "auto", device_map: str | None = None, tokenizer: str | None = None,
+    kind: str = "mmlu", protocol: str = "harness",
+) -> LoadedModel:
     require_torch()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, device)
+    torch_dtype = resolve_dtype(dtype, device, kind=kind, protocol=protocol)
+    own_tokenizer = load_tokenizer(tokenizer) if tokenizer else None
     path = Path(model).expanduser()
     kwargs: dict[str, Any] = {}
     if path.suffix == ".gguf":
@@ -73,7 +96,7 @@ def load_model(model: str, *, dtype: str = "auto", device: str = "auto", device_
     else:
         source = model
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        tokenizer_ = own_tokenizer or AutoTokenizer.from_pretrained(source, **kwargs)
         loaded = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, device_map=device_map, **kwargs)
     except OSError as err:
         raise XbenchError(f"could not load model {model!r} ({str(err).splitlines()[0][:200]}); check the id, the network or HF_TOKEN") from None
@@ -85,4 +108,4 @@ def load_model(model: str, *, dtype: str = "auto", device: str = "auto", device_
         device = str(loaded.get_input_embeddings().weight.device)
     loaded.eval()
     revision = getattr(loaded.config, "_commit_hash", None)
-    return LoadedModel(loaded, tokenizer, model, revision, device, str(torch_dtype).removeprefix("torch."))
+    return LoadedModel(loaded, tokenizer_, model, revision, device, str(torch_dtype).removeprefix("torch."), tokenizer)

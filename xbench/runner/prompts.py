@@ -3,7 +3,9 @@
 MMLU follows the original MMLU code (Hendrycks et al.): a header naming the subject, k demos
 ``{question}\\nA. {c0}\\n...\\nAnswer: {letter}\\n\\n`` and the test question ending in
 ``\\nAnswer:``. Questions are not stripped. HP-Quiz uses its header written natively in the
-config's language.
+config's language. Where the two protocols differ (the subject words, the HP-Quiz sentence and
+cue, translate-then-answer), the rule and its official source are in
+:mod:`xbench.runner.protocols`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xbench.errors import InputError
+from xbench.runner import protocols
 
 MMLU_HEADER = "The following are multiple choice questions (with answers) about {subject}."
 GENERIC_HEADER = "The following are multiple choice questions (with answers)."
@@ -41,18 +44,23 @@ def header(sentence: str, instruction: str = "none") -> str:
     return f"{sentence} {extra}\n\n" if extra else f"{sentence}\n\n"
 
 
-def mmlu_header_sentence(subject: str) -> str:
-    return MMLU_HEADER.format(subject=subject.replace("_", " "))
+def mmlu_header_sentence(subject: str, protocol: str) -> str:
+    return MMLU_HEADER.format(subject=protocols.subject_words(subject, protocol))
 
 
 def question_block(question: str, choices: Sequence[str], ids: Sequence[str]) -> str:
     return question + "".join(f"\n{label}. {choice}" for label, choice in zip(ids, choices))
 
 
-def format_example(question: str, choices: Sequence[str], ids: Sequence[str], answer: int | None = None) -> str:
-    """One question block; with ``answer`` it is a demo ending in the letter and a blank line."""
-    text = question_block(question, choices, ids) + "\nAnswer:"
-    return text if answer is None else f"{text} {ids[answer]}\n\n"
+def format_example(question: str, choices: Sequence[str], ids: Sequence[str], answer: int | None = None, cue: str = "\nAnswer:") -> str:
+    """One question block; with ``answer`` it is a demo ending in the letter and a blank line.
+
+    ``cue`` ends the test question (HP-Quiz under the study protocol: ``"\\nAnswer: "``);
+    demos always end in ``"\\nAnswer: X\\n\\n"``.
+    """
+    if answer is None:
+        return question_block(question, choices, ids) + cue
+    return question_block(question, choices, ids) + f"\nAnswer: {ids[answer]}\n\n"
 
 
 TRANSLATE_CUE = "\nEnglish:"
@@ -75,3 +83,35 @@ def translate_query(question: str, choices: Sequence[str], ids: Sequence[str]) -
 
 def demo_block(demos: Sequence[dict], ids: Sequence[str]) -> str:
     return "".join(format_example(d["question"], d["choices"], ids, d["answer"]) for d in demos)
+
+
+def study_translate_demo(mixed: dict, english: dict, ids: Sequence[str]) -> str:
+    """Translate-then-answer demo of the study (CKB MMLU/dataset/mmlu_en_trans.py)."""
+    return (
+        protocols.QUESTION_PREFIX
+        + question_block(mixed["question"], mixed["choices"], ids)
+        + f"\nAnswer: \n{protocols.TRANSLATE_REQUEST}\n{protocols.QUESTION_PREFIX}"
+        + question_block(english["question"], english["choices"], ids)
+        + f"\nAnswer: {ids[mixed['answer']]}\n\n"
+    )
+
+
+def study_translate_query(question: str, choices: Sequence[str], ids: Sequence[str]) -> str:
+    """The study's translate-then-answer test item: it stops where the model starts the English version."""
+    return (
+        protocols.QUESTION_PREFIX
+        + question_block(question, choices, ids)
+        + f"\nAnswer: \n{protocols.TRANSLATE_REQUEST}\n{protocols.QUESTION_PREFIX}"
+    )
+
+
+def wrap(text: str, tokenizer, *, chat_template: bool = False, system_prompt: str | None = None) -> str:
+    """Harness-style instruct wrapping: the whole prompt as one user turn of the tokenizer's chat
+    template (after a system turn), or, without a chat template, the system prompt and a blank
+    line before it."""
+    if not chat_template:
+        return f"{system_prompt}\n\n{text}" if system_prompt else text
+    if not getattr(tokenizer, "chat_template", None):
+        raise InputError("--apply-chat-template: this tokenizer has no chat template; leave the option out or pass --tokenizer with one")
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [{"role": "user", "content": text}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -33,7 +33,10 @@ def row_label(result: RunResult) -> str:
     """A row per model, dataset and prompt setting: runs that differ in any of them never merge."""
     prompt = result.prompt
     dataset = Path(result.dataset).name if Path(result.dataset).exists() else result.dataset
-    return f"{result.model} | {dataset} | shots:{prompt.shots} demos:{prompt.demos} ids:{prompt.ids} instr:{prompt.instruction} {prompt.strategy}"
+    label = f"{result.model} | {dataset} | shots:{prompt.shots} demos:{prompt.demos} ids:{prompt.ids} instr:{prompt.instruction} {prompt.strategy}"
+    label += "" if prompt.protocol == "-" else f" {prompt.protocol}"
+    label += " chat" if prompt.chat_template else ""
+    return label + (" system-prompt" if prompt.system_prompt else "")
 
 
 def accuracy_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, float]]]:

@@ -24,11 +24,20 @@ _PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "xbench")
 
 @dataclass(frozen=True)
 class PromptSettings:
+    """Everything that decides a sample's prompt and score: the signature and the resume key derive from it."""
+
     shots: int
-    demos: str  # english | same
+    demos: str  # english | same | translate
     ids: str  # ABCD | abcd | 1234
-    instruction: str  # none | aware0 | aware1
+    instruction: str  # none | aware0 | aware1 (aware2: the study's translate-then-answer)
     strategy: str  # maxprob | first-token
+    protocol: str = "-"  # study | harness (xbench.runner.protocols); "-" where no protocol applies
+    chat_template: bool = False  # the prompt went through the tokenizer's chat template
+    system_prompt: str | None = None
+
+    def fingerprint(self) -> str:
+        """A short stable hash of every field: samples scored under other settings are not reused."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Sample:
     target: int
     correct: bool
     generation: str | None = None  # translate-then-answer demos only
+    settings: str = ""  # PromptSettings.fingerprint() of the run that scored it
 
 
 @dataclass
@@ -66,6 +76,7 @@ class RunResult:
     signature: str
     dtype: str = ""
     device: str = ""
+    tokenizer: str | None = None  # --tokenizer, when not the model's own
     schema_version: int = SCHEMA_VERSION
     xbench_version: str = __version__
     git_commit: str | None = field(default_factory=lambda: git_commit())
@@ -77,7 +88,7 @@ class RunResult:
     @classmethod
     def from_dict(cls, data: dict) -> RunResult:
         data = dict(data)
-        data["prompt"] = PromptSettings(**data["prompt"])
+        data["prompt"] = PromptSettings(**{"protocol": "harness", **data["prompt"]})  # runs before protocols were harness
         data["metrics"] = {k: Metric(**v) for k, v in data["metrics"].items()}
         data["per_subject"] = {k: Metric(**v) for k, v in data["per_subject"].items()}
         return cls(**data)
@@ -85,9 +96,12 @@ class RunResult:
 
 def signature(dataset: str, config: str, prompt: PromptSettings) -> str:
     name = Path(dataset).name if Path(dataset).exists() else dataset
+    extra = f"|protocol:{prompt.protocol}" if prompt.protocol != "-" else ""
+    extra += "|chat:1" if prompt.chat_template else ""
+    extra += f"|sys:{prompt_hash(prompt.system_prompt)[:8]}" if prompt.system_prompt else ""
     return (
         f"xbench:{name}|cfg:{config}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
-        f"|instr:{prompt.instruction}|strategy:{prompt.strategy}|v:{__version__}"
+        f"|instr:{prompt.instruction}|strategy:{prompt.strategy}{extra}|v:{__version__}"
     )
 
 

@@ -2,7 +2,8 @@
 
 ``maxprob``: softmax over the option-ID tokens, argmax. ``first-token``: the greedy next
 token over the whole vocabulary, which counts only if it is an option ID (as for closed
-models that answer in text). One forward pass per question: the demo prefix shared by a
+models that answer in text). Which token is an option's, and how the first token is compared,
+depend on the protocol (:mod:`xbench.runner.protocols`). One forward pass per question: the demo prefix shared by a
 group (a subject) is encoded once and its KV cache reused, and the LM head is computed only
 at the last position.
 """
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xbench.errors import InputError
+from xbench.runner import protocols
 
 STRATEGIES = ("maxprob", "first-token")
 _CONTEXT = "Answer:"
@@ -50,6 +52,16 @@ def resolve_option_tokens(tokenizer, ids: Sequence[str]) -> OptionTokens:
     return OptionTokens(tuple(ids), tuple(continuations[0][:lead]), tokens)
 
 
+def option_tokens(tokenizer, ids: Sequence[str], protocol: str) -> OptionTokens:
+    """The token each option ID is scored with under ``protocol``."""
+    if protocol != protocols.STUDY:
+        return resolve_option_tokens(tokenizer, ids)
+    tokens = tuple(protocols.study_option_token(tokenizer, label) for label in ids)
+    if len(set(tokens)) != len(tokens):
+        raise InputError(f"option ids {''.join(ids)} do not map to distinct tokens with this tokenizer")
+    return OptionTokens(tuple(ids), (), tokens)
+
+
 @dataclass
 class Scored:
     probs: list[float]  # softmax over the option tokens
@@ -79,7 +91,10 @@ def _cache_keyword(model) -> str:
 
 
 class McScorer:
-    def __init__(self, model, tokenizer, options: OptionTokens, *, strategy: str = "maxprob", device: str = "cpu"):
+    def __init__(
+        self, model, tokenizer, options: OptionTokens, *, strategy: str = "maxprob", device: str = "cpu",
+        protocol: str = protocols.HARNESS, add_special_tokens: bool = True,
+    ):
         if strategy not in STRATEGIES:
             raise InputError(f"--strategy: unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
         import torch
@@ -87,11 +102,12 @@ class McScorer:
         self.torch = torch
         self.model, self.tokenizer, self.options = model, tokenizer, options
         self.strategy, self.device = strategy, device
+        self.protocol, self.add_special_tokens = protocols.check_protocol(protocol), add_special_tokens
         self._cache_kw = _cache_keyword(model)
         self._option_index = torch.tensor(options.tokens)
 
     def encode(self, prompt: str) -> list[int]:
-        return list(self.tokenizer(prompt)["input_ids"]) + list(self.options.lead)
+        return list(self.tokenizer(prompt, add_special_tokens=self.add_special_tokens)["input_ids"]) + list(self.options.lead)
 
     def _decide(self, logits) -> Scored:
         torch = self.torch
@@ -102,6 +118,10 @@ class McScorer:
         token = int(torch.argmax(logits))
         if self.strategy == "maxprob":
             prediction = int(torch.argmax(probs))
+        elif self.protocol == protocols.STUDY:  # the decoded token must be the option id, exactly
+            text = self.tokenizer.decode([token], skip_special_tokens=True, clean_up_tokenization_spaces=True)
+            matches = [i for i, label in enumerate(self.options.ids) if protocols.first_token_matches(text, label, self.protocol)]
+            prediction = matches[0] if matches else -1
         else:
             prediction = self.options.tokens.index(token) if token in self.options.tokens else -1
         return Scored(probs.tolist(), logprobs.tolist(), prediction, token)
@@ -154,12 +174,27 @@ class McScorer:
 
         results = []
         for prompt in prompts:
-            text = greedy_continuation(self.model, self.tokenizer, prompt, max_new_tokens, self.device, stop=cue)
+            text = greedy_continuation(
+                self.model, self.tokenizer, prompt, max_new_tokens, self.device, stop=cue, add_special_tokens=self.add_special_tokens
+            )
             cut = text.find(cue)
             written = text[: cut + len(cue)] if cut >= 0 else text.rstrip() + "\n" + cue
             scored = self.score_plain(prompt + written)
             scored.generation = written
             results.append(scored)
+        return results
+
+    def answer_by_generation(self, prompts: Sequence[str], max_new_tokens: int) -> list[Scored]:
+        """Study translate-then-answer: greedy generation, then the option id written after ``Answer:``."""
+        from xbench.runner.generation import greedy_continuation
+
+        results = []
+        for prompt in prompts:
+            text = greedy_continuation(
+                self.model, self.tokenizer, prompt, max_new_tokens, self.device, add_special_tokens=self.add_special_tokens
+            )
+            prediction = protocols.read_written_answer(text, self.options.ids)
+            results.append(Scored([], [], prediction, -1, text))
         return results
 
     def score_plain(self, prompt: str) -> Scored:
