@@ -76,3 +76,33 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
             last = loaded.model(input_ids=loaded.tokenizer(header + demos + block(row, False), return_tensors="pt").input_ids).logits[0, -1]
         official = int(torch.argmax(torch.stack([last[loaded.tokenizer(label).input_ids[-1]] for label in "ABCD"])))
         assert official == sample["prediction"]
+
+
+@pytest.mark.slow
+def test_smollm2_fine_tunes_on_a_mixed_build_and_the_result_evaluates(tmp_path):
+    """The study's mixed-language fine-tuning, small: SmolLM2 (gguf) -> wikitext_mixed sentence build -> finetune -> HP-Quiz."""
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    import xbench
+    from xbench.cli import app
+    from xbench.finetune import FinetuneConfig, finetune
+
+    gguf = Path(SPEC.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    wiki = tmp_path / "wiki"
+    wiki.mkdir()
+    lines = [f" The castle of Hogwarts number {i} stands near a lake . Students learn magic there , and owls carry the mail ." for i in range(24)]
+    (wiki / "wiki.train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    xbench.build("wikitext_mixed", out=tmp_path / "mixed", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"units": "sentence"})
+    report = finetune(FinetuneConfig(model=str(gguf), data=str(tmp_path / "mixed"), out=tmp_path / "ckpt", max_steps=3, max_length=128,
+                                     effective_batch_size=4, per_device_batch_size=2, device="cpu"))
+    assert report.steps == 3 and report.hyperparameters["learning_rate"] == 2e-05 and len(report.losses) == 3
+    assert all(0 < point["loss"] < 20 for point in report.losses)
+    assert load_file(str(tmp_path / "ckpt" / "model.safetensors"))["model.embed_tokens.weight"].shape[0] == 49152
+    xbench.build("hp_quiz", out=tmp_path / "hp", cache=tmp_path / "c.sqlite", langs="fr")
+    result = CliRunner().invoke(app, ["eval", "--model", str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "hp"), "--configs", "en,fr",
+                                      "--limit", "8", "--out", str(tmp_path / "scores"), "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    for config in ("en", "fr"):
+        scored = json.loads((tmp_path / "scores" / config / "results.json").read_text())
+        assert scored["n_samples"] == 8 and 0.0 <= scored["metrics"]["acc"]["value"] <= 1.0

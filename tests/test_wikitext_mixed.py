@@ -180,3 +180,24 @@ def test_sample_draws_from_the_subset(tmp_path, wiki_dir, cache_path):
     build(tmp_path / "s", wiki_dir, cache_path, units="sentence", subset=str(index), sample=3, sample_seed=0)
     chosen = [r["source_index"] for r in rows(tmp_path / "s", "sentence")]
     assert len(chosen) == 3 and set(chosen) <= {0, 2, 4, 6}
+
+
+def test_all_languages_writes_every_document_once_per_pool_language_with_the_mixed_translations(tmp_path, wiki_dir, cache_path):
+    engine = FakeEngine()
+    out = tmp_path / "o"
+    build(out, wiki_dir, cache_path, translator=engine, units="sentence", pool="en,fr,de", all_languages=True)
+    mixed, every = rows(out, "sentence"), rows(out, "sentence_all")
+    assert len(every) == 3 * len(mixed)
+    assert [r["id"] for r in every[:3]] == [f"{mixed[0]['id']}/{lang}" for lang in ("en", "fr", "de")]
+    for number, source in enumerate(mixed):
+        versions = every[3 * number : 3 * number + 3]
+        assert {r["source_index"] for r in versions} == {source["source_index"]}
+        assert [{s["lang"] for s in r["spans"]} for r in versions] == [{"en"}, {"fr"}, {"de"}]
+        # the mixed row's units are the same strings as the all-languages rows' units in that language
+        for span in source["spans"]:
+            same = versions[("en", "fr", "de").index(span["lang"])]
+            assert source["text"][span["start"] : span["end"]] in same["text"]
+    english = [r for r in every if r["id"].endswith("/en")]
+    assert all(r["translated_fraction"] == 0.0 for r in english)
+    requested = [unit for texts, _, lang in engine.requests for unit in texts]
+    assert len(requested) == len(set(zip(requested, [lang for texts, _, lang in engine.requests for _ in texts])))  # each unit translated once per language

@@ -30,6 +30,7 @@ HUB_SOURCE = "Salesforce/wikitext"
 DEFAULT_SOURCE_CONFIG = "wikitext-2-raw-v1"
 DOC_UNITS = ("line", "article")
 CHUNK_DOCS = 500
+ALL_LANGUAGES_SUFFIX = "_all"  # sentence_all: every document once in each pool language (Fig. 18's 5x reference)
 _TOP_HEADING = regex.compile(r"^ = [^=].* = $")
 
 CITATION = STUDY_CITATION + """
@@ -197,34 +198,43 @@ def mix_documents(
     seed: int,
     translate: Callable[[list[str], str], Outcome],
     split: str,
+    all_languages: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Rows of mixed text, translating chunk by chunk (one request batch per language per chunk)."""
+    """Rows of mixed text, translating chunk by chunk (one request batch per language per chunk).
+
+    ``all_languages``: instead of one mixed row, one row per pool language with every unit in it
+    (the same units, so the same translations and cache entries as the mixed config).
+    """
     chunk: list[tuple[int, str]] = []
     seen = False
     for item in docs:
         seen = True
         chunk.append(item)
         if len(chunk) == CHUNK_DOCS:
-            yield from _mix_chunk(chunk, unit, pool, seed, translate, split)
+            yield from _mix_chunk(chunk, unit, pool, seed, translate, split, all_languages)
             chunk = []
     if chunk:
-        yield from _mix_chunk(chunk, unit, pool, seed, translate, split)
+        yield from _mix_chunk(chunk, unit, pool, seed, translate, split, all_languages)
     if not seen:
         raise InputError(f"no documents in the {split} split of the source (after --subset, --sample, --max-docs)")
 
 
-def _mix_chunk(chunk, unit, pool, seed, translate, split) -> Iterator[dict[str, Any]]:
+def _mix_chunk(chunk, unit, pool, seed, translate, split, all_languages=False) -> Iterator[dict[str, Any]]:
     planned = []
     needed: dict[str, dict[str, None]] = {}
     for source_index, doc in chunk:
         layout = split_document(doc, unit)
-        langs = unit_languages(source_index, len(layout.units), pool, seed)
-        for text, lang in zip(layout.units, langs):
-            if lang != SOURCE_LANGUAGE:
-                needed.setdefault(lang, {})[text] = None
-        planned.append((source_index, layout, langs))
+        if all_languages:
+            versions = [(f"{split}/{source_index}/{lang}", [lang] * len(layout.units)) for lang in pool]
+        else:
+            versions = [(f"{split}/{source_index}", unit_languages(source_index, len(layout.units), pool, seed))]
+        for row_id, langs in versions:
+            for text, lang in zip(layout.units, langs):
+                if lang != SOURCE_LANGUAGE:
+                    needed.setdefault(lang, {})[text] = None
+            planned.append((source_index, layout, langs, row_id))
     outcomes = {lang: translate(list(texts), lang) for lang, texts in needed.items()}
-    for source_index, layout, langs in planned:
+    for source_index, layout, langs, row_id in planned:
         pieces, spans, untranslated, engines = [layout.literals[0]], [], [], set()
         position = len(layout.literals[0])
         translated_chars = 0
@@ -246,7 +256,7 @@ def _mix_chunk(chunk, unit, pool, seed, translate, split) -> Iterator[dict[str, 
         total = sum(len(u) for u in layout.units)
         yield {
             "text": "".join(pieces),
-            "id": f"{split}/{source_index}",
+            "id": row_id,
             "source_index": source_index,
             "unit": unit,
             "spans": spans,
@@ -276,7 +286,8 @@ class WikitextMixed(datasets.GeneratorBasedBuilder):
     @staticmethod
     def stream_rows(options: Mapping[str, Any], spec: ConfigSpec, split: str, seed: int, translate: Callable[[list[str], str], Outcome]) -> Iterator[dict[str, Any]]:
         """The config's rows for ``split``; the dry run passes a planning ``translate``."""
-        return mix_documents(selected_documents(options, split)(), spec.unit, spec.pool, seed, translate, split)
+        all_languages = spec.name == spec.unit + ALL_LANGUAGES_SUFFIX
+        return mix_documents(selected_documents(options, split)(), spec.unit, spec.pool, seed, translate, split, all_languages)
 
     def _generate_examples(self, split: str):
         def translate(texts: list[str], lang: str) -> Outcome:
@@ -288,12 +299,15 @@ class WikitextMixed(datasets.GeneratorBasedBuilder):
 
 
 def plan(options: Mapping[str, Any]) -> list[ConfigSpec]:
-    """One config per ``--unit``: ``sentence``, ``words8``, ``document``."""
+    """One config per ``--unit``: ``sentence``, ``words8``, ``document``; with ``--all-languages`` also ``<unit>_all``."""
     units = [u.strip() for u in (options.get("units") or "sentence").split(",") if u.strip()]
     for unit in units:
         parse_unit(unit)
     pool = tuple(parse_languages(options.get("pool") or "en,fr,de,es,it", option="--pool"))
-    return [ConfigSpec(unit, pool=pool, unit=unit) for unit in units]
+    configs = [ConfigSpec(unit, pool=pool, unit=unit) for unit in units]
+    if options.get("all_languages"):
+        configs += [ConfigSpec(unit + ALL_LANGUAGES_SUFFIX, pool=pool, unit=unit) for unit in units]
+    return configs
 
 
 def load_source(source: str | None, splits: tuple[str, ...], options: Mapping[str, Any]) -> dict[str, list]:
