@@ -257,23 +257,26 @@ def _eval(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
         raise XbenchError(f"{step.id}: this xbench eval has no {', '.join(unsupported)} option (needs the study-protocol evaluation); update xbench")
     if "subjects" in settings and isinstance(settings["subjects"], str):
         settings["subjects"] = [settings["subjects"]]
-    if "tokenizer" not in settings and "device_map" not in settings:
-        model = _loaded(model, settings.pop("dtype", "auto"))
+    if "device_map" not in settings:
+        family = plan.step(step.settings["dataset"].removeprefix("@step:")).settings["dataset"]
+        model = _loaded(model, settings.pop("dtype", "auto"), settings.pop("tokenizer", None), FAMILY_KIND.get(family, "generic"),
+                        settings.get("protocol", "study"))
     results = evaluate(model, dataset, out=out / step.out, configs=configs, resume=resume, **settings)
     return {"questions": sum(r.n_samples for r in results)}
 
 
-_LOADED: dict[tuple[str, str], Any] = {}
+FAMILY_KIND = {"mmlu_mixup": "mmlu", "hp_quiz": "hp", "tofu": "tofu"}  # the runner's row kinds: they pick the study's precision
+_LOADED: dict[tuple, Any] = {}
 
 
-def _loaded(model: str, dtype: str) -> Any:
+def _loaded(model: str, dtype: str, tokenizer: str | None, kind: str, protocol: str) -> Any:
     """The model of consecutive evaluation steps, loaded once (one model in memory at a time)."""
     from xbench.runner.model import load_model
 
-    key = (model, dtype)
+    key = (model, dtype, tokenizer, kind, protocol)
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = load_model(model, dtype=dtype)
+        _LOADED[key] = load_model(model, dtype=dtype, tokenizer=tokenizer, kind=kind, protocol=protocol)
     return _LOADED[key]
 
 
