@@ -32,7 +32,7 @@ SMOKE_BUILD = {
 }
 HP_INDEX = "@hp-index"  # a build option value: the Harry Potter subset selected by `xbench retrieve hp`
 SMOKE_EVAL = {"limit": 8}
-SMOKE_FINETUNE = {"max_steps": 2, "max_length": 128, "effective_batch_size": 4, "per_device_batch_size": 2, "save_steps": 1}
+SMOKE_FINETUNE = {"max_steps": 2, "max_length": 128, "effective_batch_size": 4, "per_device_batch_size": 2}
 SMOKE_PROBE = {
     "mt": {"testset": "@smoke-parallel", "engines": ["pseudo"], "max_new_tokens": 24},
     "embed": {"source": "@smoke-corpus", "docs": 8, "translator": "pseudo"},

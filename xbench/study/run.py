@@ -9,6 +9,7 @@ already scored); one whose key changed starts over in a clean output folder.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -125,7 +126,15 @@ def _model(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     from xbench.runner.model import load_model
 
     silence_libraries()
-    loaded = load_model(str(smoke_gguf()), device="cpu", dtype="float32")
+    previous = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # transformers' gguf reader draws its own bar
+    try:
+        loaded = load_model(str(smoke_gguf()), device="cpu", dtype="float32")
+    finally:
+        if previous is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = previous
     config = loaded.model.config.to_dict()
     config.pop("quantization_config", None)
     plain = LlamaForCausalLM(LlamaConfig(**config))
