@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from xbench.cli import app
 from xbench.errors import InputError
-from xbench.study import load_recipe, make_plan, recipe_names, run_plan
+from xbench.study import load_recipe, make_plan, recipe_names, run_plan, stats
 from xbench.study import run as study_run
-from xbench.study import stats
 
 RECIPES = ["fig2", "fig3", "fig4", "fig5a", "fig5b", "fig6", "fig7", "fig8", "fig9", "fig17", "fig18", "tb1", "tb2", "tb3", "tb8"]
 
@@ -267,3 +266,12 @@ def test_dry_run_plans_translation_work_questions_and_time_and_writes_nothing(tm
     result = CliRunner().invoke(app, ["study", "run", "tb2", "--profile", "smoke", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--dry-run"])
     assert result.exit_code == 0 and "estimated time 18s from measured throughput; 1 step(s) not measured yet" in result.output, result.output
     assert not out.exists()
+
+
+def test_configs_map_to_language_and_format_including_tofu():
+    from xbench.study.report import is_english_reference, language_and_format
+
+    assert language_and_format("fr_gt_option") == ("fr", "gt_option") and language_and_format("de") == ("de", "full")
+    assert language_and_format("mixup") == ("en", "mixup") and not is_english_reference("mixup")
+    assert language_and_format("forget10_perturbed_es") == ("es", "full")
+    assert is_english_reference("forget10_perturbed_en") and is_english_reference("en") and not is_english_reference("fr")

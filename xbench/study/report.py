@@ -79,8 +79,7 @@ def _eval_rows(folder: Path, labels: dict[str, str]) -> list[Row]:
     for path in sorted(folder.glob(f"*/{RESULTS_FILE}")):
         result = load_results(path)
         samples = [json.loads(line) for line in (path.parent / SAMPLES_FILE).read_text(encoding="utf-8").splitlines() if line.strip()]
-        lang = config_language(result.config)
-        fmt = SOURCE_LANGUAGE if result.config == SOURCE_LANGUAGE else split_config(result.config)[1]
+        lang, fmt = language_and_format(result.config)
         if "acc" in result.metrics:
             scores = {s["id"]: float(bool(s["correct"])) for s in samples}
             metric = "acc"
@@ -93,6 +92,23 @@ def _eval_rows(folder: Path, labels: dict[str, str]) -> list[Row]:
         rows.append(Row(**_labels(labels), config=result.config, language=lang, format=fmt, metric=metric, value=value,
                         stderr=stderr, n=len(scores), scores=scores))
     return rows
+
+
+def language_and_format(config: str) -> tuple[str, str]:
+    """``fr_gt_option`` -> (fr, gt_option), ``fr`` -> (fr, full), ``mixup`` -> (en, mixup), ``forget10_perturbed_fr`` -> (fr, full)."""
+    if config == SOURCE_LANGUAGE:
+        return SOURCE_LANGUAGE, SOURCE_LANGUAGE
+    if config.startswith("mixup"):
+        return SOURCE_LANGUAGE, "mixup"
+    tail = config.rsplit("_", 1)[-1]
+    if config_language(config) == SOURCE_LANGUAGE and tail in LANGUAGES:  # TOFU: <subset>_<lang>
+        return tail, SOURCE_LANGUAGE if tail == SOURCE_LANGUAGE else "full"
+    return config_language(config), split_config(config)[1]
+
+
+def is_english_reference(config: str) -> bool:
+    """The English config a gap is measured against: ``en``, or ``<subset>_en`` for TOFU."""
+    return config == SOURCE_LANGUAGE or (config.endswith("_" + SOURCE_LANGUAGE) and language_and_format(config)[1] == SOURCE_LANGUAGE)
 
 
 def _labels(labels: dict[str, str]) -> dict[str, str]:
@@ -124,13 +140,13 @@ def add_statistics(rows: list[Row], chance: float | None, seed: int = 0) -> None
     """Gap to the English row of the same evaluation, model and training (same variant, else the first)."""
     english: dict[tuple, Row] = {}
     for row in rows:
-        if row.config == SOURCE_LANGUAGE:
+        if is_english_reference(row.config):
             english.setdefault((row.evaluation, row.variant, row.model, row.training, row.metric), row)
             english.setdefault((row.evaluation, "*", row.model, row.training, row.metric), row)
     for row in rows:
         if chance is not None and row.metric in BINARY_METRICS:
             row.at_chance = stats.at_chance(round(row.value * row.n), row.n, chance)
-        if not row.scores or row.config == SOURCE_LANGUAGE:
+        if not row.scores or is_english_reference(row.config):
             continue
         ref = english.get((row.evaluation, row.variant, row.model, row.training, row.metric)) or english.get((row.evaluation, "*", row.model, row.training, row.metric))
         if ref is None:
@@ -227,7 +243,7 @@ def _nan_none(value: Any) -> Any:
 
 def _order(row: Row) -> tuple:
     """Within one evaluation, variant, model and training: English first, then the study's language order."""
-    return (row.metric, row.config != SOURCE_LANGUAGE, _LANG_ORDER.get(row.language, 99), row.config)
+    return (row.metric, not is_english_reference(row.config), _LANG_ORDER.get(row.language, 99), row.config)
 
 
 def public_dict(row: Row) -> dict[str, Any]:
@@ -255,6 +271,11 @@ def _p(value: float | None) -> str:
     return f"{value:.2e}" if value < 1e-3 else f"{value:.3f}"
 
 
+LEGEND = (
+    "gap: value minus the English config of the same evaluation, model and training, on the questions both share; "
+    "95% CI: paired bootstrap (2000 resamples, seed 0); McNemar p: exact test on the discordant questions; "
+    "at chance: not significantly above chance (one-sided exact binomial test, alpha 0.05)."
+)
 COLUMNS = ("evaluation", "variant", "model", "training", "config", "metric", "value", "stderr", "n", "paper", "gap", "gap 95% CI", "McNemar p", "flag")
 
 
@@ -268,9 +289,7 @@ def _cells(row: Row) -> list[str]:
 def markdown_table(rows: list[Row], study: dict[str, Any], figures: list[str], unmatched: list[dict[str, Any]]) -> str:
     lines = [f"# {study['recipe']}: {', '.join(figures)}", "",
              f"profile: {study['profile']}; models: {', '.join(study['models'])}; xbench {study.get('xbench_version', '')}", "",
-             "gap: value minus the English config of the same evaluation, model and training, on the questions both share; "
-             "95% CI: paired bootstrap (2000 resamples, seed 0); McNemar p: exact test on the discordant questions; "
-             "at chance: not significantly above chance (one-sided exact binomial test, alpha 0.05).", "",
+             LEGEND, "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in _cells(row)) + " |" for row in rows]
     if unmatched:
