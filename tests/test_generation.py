@@ -65,8 +65,8 @@ def test_eval_generates_greedily_and_scores_rouge(tmp_path):
     model = save_tiny_model(tmp_path / "model")
     folder = tmp_path / "tofu_like"
     write_jsonl(folder / "test.jsonl", [{"question": "Who wrote the book?", "answer": "Jane Doe wrote it."}, {"question": "Where?", "answer": "In Paris."}])
-    first = evaluate(str(model), str(folder), out=tmp_path / "run", max_new_tokens=8, device="cpu")[0]
-    again = evaluate(str(model), str(folder), out=tmp_path / "run2", max_new_tokens=8, device="cpu")[0]
+    first = evaluate(str(model), str(folder), out=tmp_path / "run", max_new_tokens=8, device="cpu", protocol="harness")[0]
+    again = evaluate(str(model), str(folder), out=tmp_path / "run2", max_new_tokens=8, device="cpu", protocol="harness")[0]
     assert first.config == "default" and first.n_samples == 2 and set(first.metrics) == {"rouge1_recall", "rougeL_recall"}
     lines = (tmp_path / "run" / "default" / "samples.jsonl").read_text()
     assert lines == (tmp_path / "run2" / "default" / "samples.jsonl").read_text()  # greedy: deterministic

@@ -49,7 +49,7 @@ first token (Tb. 8)    the greedy token, decoded (special tokens    the greedy t
 precision (auto)       GPU: float16 for MMLU (hf.py), bfloat16 for  bfloat16 where supported, else float32
                        HP-Quiz (HP/evaluate.py) and TOFU (locuslab/
                        tofu evals/eval_everything.py); CPU float32
-TOFU                   ``paraphrased_question`` (paper §4 "the       ``question`` in ``Question: q\\nAnswer:``,
+TOFU                   ``paraphrased_question`` (the paper: "the     ``question`` in ``Question: q\\nAnswer:``,
                        paraphrased questions for evaluation") in    200 new tokens
                        the model family's TOFU template; 200 tokens
                        in all, prompt included (locuslab/tofu
@@ -58,7 +58,10 @@ TOFU                   ``paraphrased_question`` (paper §4 "the       ``question
 
 Where the official code samples (``do_sample=True`` in CKB hf.py ``query_generation``), xbench
 decodes greedily so a run is reproducible; the official first-token and translate-then-answer
-numbers are therefore one draw of a random process, xbench's its most likely outcome.
+numbers are therefore one draw of a random process, xbench's the greedy outcome. HP/evaluate.py
+loads the slow tokenizer (``use_fast=False``); xbench loads the one ``AutoTokenizer`` gives
+(usually the fast one), so a model whose slow and fast tokenizers encode a prompt differently
+can predict differently.
 
 TOFU templates come from locuslab/tofu config/model_config.yaml (question start tag, question
 end tag, answer tag). TOFU's ``run_generation`` (evaluate_util.py) decodes the training text
