@@ -222,10 +222,16 @@ def test_dry_run_measures_a_few_steps_and_writes_nothing(work):
     assert "steps, effective batch 4 = 2 x 2 x 1" in result.output and "nothing written" in result.output and not out.exists()
 
 
-def test_print_accelerate_config():
-    for kind, needle in (("fsdp", "distributed_type: FSDP"), ("zero3", "zero_stage: 3")):
+def test_print_accelerate_config_prints_configs_accelerate_reads(tmp_path):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    for kind, distributed in (("fsdp", "FSDP"), ("zero3", "DEEPSPEED")):
         result = CliRunner().invoke(app, ["finetune", "--print-accelerate-config", kind])
-        assert result.exit_code == 0 and needle in result.output and "mixed_precision: bf16" in result.output
+        assert result.exit_code == 0
+        (tmp_path / f"{kind}.yaml").write_text(result.output)
+        config = ClusterConfig.from_yaml_file(str(tmp_path / f"{kind}.yaml"))
+        assert config.distributed_type.value == distributed and config.mixed_precision == "bf16"
+    assert config.deepspeed_config["zero_stage"] == 3 and config.deepspeed_config["zero3_save_16bit_model"] is True
 
 
 # --- bad input -------------------------------------------------------------------------------

