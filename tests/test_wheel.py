@@ -52,3 +52,5 @@ def test_wheel_installs_into_a_fresh_venv_and_builds(tmp_path):
     assert (out / "fr_gt_option" / "test-00000-of-00001.parquet").is_file()
     version = _run([env_dir / "bin" / "xbench", "--version"], cwd=tmp_path).stdout
     assert version.startswith("xbench ") and DISTRIBUTION in version
+    listed = subprocess.run([env_dir / "bin" / "xbench", "study", "list"], capture_output=True, text=True, cwd=tmp_path)
+    assert listed.returncode == 0 and "tb2" in listed.stdout and "fig7" in listed.stdout, listed.stderr
