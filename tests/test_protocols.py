@@ -352,7 +352,10 @@ def test_results_record_protocol_dtype_and_signature(mmlu_build, tmp_path):
     result = evaluate(str(model), str(mmlu_build), out=tmp_path / "run", configs=["en"], limit=3, device="cpu", protocol="harness")[0]
     on_disk = load_results(tmp_path / "run" / "en" / "results.json")
     assert on_disk.prompt.protocol == "harness" and on_disk.dtype == "float32" and on_disk.tokenizer is None
-    assert result.signature == f"xbench:mmlu|cfg:en|data:{result.dataset_hash[:12]}|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:harness|v:0.1.0"
+    assert result.signature == (
+        f"xbench:mmlu|cfg:en|data:{result.dataset_hash[:12]}|build:mmlu_mixup/pseudo/seed:0/v:0.1.0"
+        "|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:harness|v:0.1.0"
+    )
     chat = settings("study", chat_template=True, system_prompt="Be brief.")
     from xbench.runner.results import signature
 
