@@ -295,3 +295,19 @@ def test_two_gloo_processes_equal_one_with_the_same_effective_batch(work):
     assert max(abs(a["loss"] - b["loss"]) for a, b in zip(r1["losses"], r2["losses"])) < 1e-4
     w1, w2 = _weights(work / "one"), _weights(work / "two")
     assert max((w1[k] - w2[k]).abs().max().item() for k in w1) < 1e-5  # float32 sums in another order
+
+
+def test_a_rebuilt_folder_is_read_from_its_new_files(tmp_path):
+    """Fine-tuning data comes from the build's own parquet files: a rebuild in place is never served stale rows."""
+    from xbench.finetune.data import read_corpus
+
+    wiki = tmp_path / "wiki"
+    wiki.mkdir()
+    texts = []
+    for word in ("castle", "dragon"):
+        (wiki / "wiki.train.txt").write_text("\n".join(f" The {word} number {i} stands near a lake ." for i in range(6)) + "\n", encoding="utf-8")
+        xbench.build("wikitext_mixed", out=tmp_path / "text", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"units": "sentence"})
+        corpus = read_corpus(str(tmp_path / "text"))
+        texts.append(" ".join(row[corpus.column] for row in corpus.rows))
+    assert "castle" in texts[0] and "dragon" not in texts[0]
+    assert "dragon" in texts[1] and "castle" not in texts[1]

@@ -52,28 +52,24 @@ def parse_data(data: str) -> tuple[str, str | None]:
 
 
 def read_corpus(data: str, *, split: str = "train", text_column: str | None = None) -> Corpus:
-    import datasets
+    """The training rows of a build, read from its own files (a rebuilt folder is never served from a cache)."""
+    from xbench.runner.data import available_configs, read_rows
 
     folder, config = parse_data(data)
     if not Path(folder).is_dir():
         raise InputError(f"--data: {folder} is not a folder (expected an xbench build, FOLDER[:CONFIG])")
     try:
-        configs = datasets.get_dataset_config_names(folder)
-    except Exception as err:
-        raise InputError(f"--data {folder}: not a dataset folder ({type(err).__name__})") from None
+        configs = available_configs(folder)
+    except XbenchError as err:
+        raise InputError(f"--data {folder}: not a dataset folder ({err})") from None
     if config is None:
         if len(configs) != 1:
             raise InputError(f"--data {folder}: {len(configs)} configs ({', '.join(configs)}); choose one with {folder}:CONFIG")
         config = configs[0]
     elif config not in configs:
         raise InputError(f"--data {folder}: unknown config {config!r}; choose from {', '.join(configs)}")
-    try:
-        table = datasets.load_dataset(folder, config, split=split)
-    except ValueError as err:
-        raise InputError(f"--data {folder}:{config}: split {split!r}: {str(err).splitlines()[0][:200]}") from None
-    except Exception as err:
-        raise XbenchError(f"could not read {folder}:{config} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
-    columns = table.column_names
+    table = read_rows(folder, config, split)
+    columns = list(table[0]) if table else []
     if text_column is not None:
         if text_column not in columns:
             raise InputError(f"--text-column: {folder}:{config} has no column {text_column!r} (columns: {', '.join(columns)})")
@@ -85,7 +81,7 @@ def read_corpus(data: str, *, split: str = "train", text_column: str | None = No
     else:
         raise InputError(f"--data {folder}:{config}: no 'text' column and no 'question'/'answer' columns (columns: {', '.join(columns)}); pass --text-column")
     wanted = (column,) if kind == TEXT_KIND else ("question", "answer")
-    rows = table.select_columns(list(wanted)).to_list()
+    rows = [{c: row[c] for c in wanted} for row in table]
     for number, row in enumerate(rows, 1):
         if not all(isinstance(row[c], str) for c in wanted):
             raise InputError(f"--data {folder}:{config}: row {number}: {' and '.join(wanted)} must be strings")

@@ -38,9 +38,14 @@ def available_configs(dataset: str) -> list[str]:
         raise XbenchError(f"could not read the configs of {dataset} ({type(err).__name__})") from None
 
 
+def read_rows(dataset: str, config: str, split: str) -> list[dict[str, Any]]:
+    """The rows of one split of one config: a local build from its own files, never a shared cache."""
+    return _load_local(dataset, config, split) if is_local(dataset) else _load_hub(dataset, config, split)
+
+
 def load_split(dataset: str, config: str, split: str) -> list[dict[str, Any]]:
     """The rows of one split of one config, checked for the columns eval needs."""
-    rows = _load_local(dataset, config, split) if is_local(dataset) else _load_hub(dataset, config, split)
+    rows = read_rows(dataset, config, split)
     missing = [c for c in REQUIRED_COLUMNS if c not in (rows[0] if rows else {})]
     if rows and missing:
         raise InputError(f"{dataset} config {config!r}: missing column(s) {', '.join(missing)}")
