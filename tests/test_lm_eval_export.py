@@ -111,12 +111,16 @@ def quiz_build(tmp_path_factory):
     return out
 
 
-def test_quiz_export_names_no_dev_split_and_takes_a_hub_path(quiz_build, tmp_path):
+def test_quiz_export_takes_a_hub_path_and_names_the_dev_split_only_where_it_exists(quiz_build, tmp_path):
     files = export_lm_eval(str(quiz_build), tmp_path / "tasks", configs=["fr"], dataset_path="org/hp-quiz-xbench")
     (task,) = yaml.safe_load(files[0].read_text())["task"]
     assert task["task"] == "xbench_hp_quiz_fr_all" and task["dataset_path"] == "org/hp-quiz-xbench"
-    assert "fewshot_split" not in task and "fewshot_config" not in task and task["test_split"] == "test"
+    assert task["fewshot_split"] == "dev" and task["test_split"] == "test"  # the quiz has a dev split since v2
     assert task["description"] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n"
+    test_only = tmp_path / "test_only"
+    xbench.build("hp_quiz", out=test_only, langs="fr", splits="test", cache=tmp_path / "c.sqlite")
+    (task,) = yaml.safe_load(export_lm_eval(str(test_only), tmp_path / "tasks2", configs=["fr"])[0].read_text())["task"]
+    assert "fewshot_split" not in task and "fewshot_config" not in task and task["test_split"] == "test"
 
 
 def _run_lm_eval(tasks_dir, task, model, shots, limit=None):

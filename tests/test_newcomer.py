@@ -120,7 +120,7 @@ def _result(model, config, value, n=100, flags=()):
 def test_signature_names_the_build_and_revision():
     prompt = PromptSettings(0, "english", "ABCD", "none", "maxprob")
     sig = signature("org/hp", "fr", prompt, build="xbench:hp_quiz|translator:memory,google|seed:3|v:0.1.0", revision="0123456789abcdef")
-    assert sig == "xbench:org/hp|cfg:fr|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|rev:0123456789ab|build:hp_quiz/memory,google/seed:3/v:0.1.0|v:" + xbench.__version__
+    assert sig == "xbench:org/hp|cfg:fr|rev:0123456789ab|build:hp_quiz/memory,google/seed:3/v:0.1.0|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:" + xbench.__version__
 
 
 def test_report_writes_markdown_csv_json_and_one_figure_for_two_models(tmp_path):

@@ -67,8 +67,17 @@ def test_maxprob_completions_equals_local_path(server, loaded, mmlu_dir, tmp_pat
     assert remote.device == f"api:{server.url}/completions" and remote.model == "tiny"
     body = server.requests[0]
     assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 1 and body["temperature"] == 0
-    assert [p[-2:] for p in body["prompt"]] == [" A", " B", " C", " D"] and body["prompt"][0].endswith("\nAnswer: A")
+    # study (the default): the bare letter right after "Answer:", the token the study scores
+    assert [p[-2:] for p in body["prompt"]] == [":A", ":B", ":C", ":D"] and body["prompt"][0].endswith("\nAnswer:A")
     assert len(server.requests) == LIMIT  # one request per question
+
+
+def test_maxprob_completions_under_harness_scores_the_spaced_letter(server, loaded, mmlu_dir, tmp_path):
+    local = evaluate(loaded, str(mmlu_dir), out=tmp_path / "local", configs=["en"], limit=LIMIT, protocol="harness")
+    remote = evaluate("tiny", str(mmlu_dir), out=tmp_path / "api", configs=["en"], limit=LIMIT, protocol="harness", api=options(server, tmp_path))
+    assert [s.prediction for s in samples(tmp_path / "api")] == [s.prediction for s in samples(tmp_path / "local")]
+    assert remote[0].metrics["acc"].value == local[0].metrics["acc"].value
+    assert [p[-2:] for p in server.requests[0]["prompt"]] == [" A", " B", " C", " D"]
 
 
 def test_first_token_harness_equals_local_and_study_rejects_leading_space(server, loaded, mmlu_dir, tmp_path):

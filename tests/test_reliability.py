@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,9 @@ def test_ctrl_c_abandons_a_hung_request_and_keeps_the_cache_consistent(tmp_path)
     cache = TranslationCache(tmp_path / "c.sqlite")
 
     def interrupt(lang, done, total):
+        deadline = time.monotonic() + HANG_GUARD_S
+        while len(engine.requests) < 2 and time.monotonic() < deadline:  # "two" is in flight, not merely queued
+            time.sleep(0.01)
         raise KeyboardInterrupt
 
     runner = Translator([engine], cache, progress=interrupt)

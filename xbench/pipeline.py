@@ -133,7 +133,7 @@ def build(
             family.prepare_cache(store, source)
         engines = resolve_engines(translator if translator is not None else family.default_translator, store)
         runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
-        report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run, source=None if source is None else str(source))
+        report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run, source=_source_label(source))
         if options.get("qa") and not dry_run:
             report.quality = estimate_quality(runner, options["qa"], _languages_in_order(configs))
         rows = family.load_source(source, split_names, options)  # streaming families read while writing
@@ -498,3 +498,14 @@ def _exchange(a: Path, b: Path) -> None:
     b.rename(parked)
     a.rename(b)
     parked.rename(a)
+
+
+def _source_label(source: str | None) -> str | None:
+    """The source as the report may show it: a Hub id or ``sample`` as given, a local path by its name only.
+
+    The report is pushed with the build, so it must not carry the builder's own folders.
+    """
+    if source is None:
+        return None
+    path = Path(source).expanduser()
+    return path.name if path.exists() or source.startswith((".", "/", "~")) else str(source)

@@ -131,14 +131,14 @@ def evaluate(
     protocols.check_template(tofu_template)
     if max_new_tokens is not None and max_new_tokens < 1:
         raise InputError("--max-new-tokens: must be at least 1")
-    if protocol == protocols.STUDY and demos == "translate":
-        if instruction != "none":
-            raise InputError("--instruction: the study's translate-then-answer has its own instruction (INTERV_PROMPTS[2]); leave --instruction out")
-        instruction = STUDY_TRANSLATE_INSTRUCTION
     if limit is not None and limit < 1:
         raise InputError(f"--limit: must be at least 1, got {limit}")
     check_out_folder(Path(out))
     labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
+    if protocol == protocols.STUDY and demos == "translate":
+        if instruction != "none":
+            raise InputError("--instruction: the study's translate-then-answer has its own instruction (INTERV_PROMPTS[2]); leave --instruction out")
+        instruction = STUDY_TRANSLATE_INSTRUCTION
     for config in configs:  # each becomes a folder under --out
         check_config_name(config, f"{dataset}: config")
     selected = {config: _select(_load_split(dataset, config, split), subjects, limit, config) for config in configs}

@@ -16,7 +16,7 @@ among them gets probability 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +91,11 @@ class ApiScorer:
     def endpoint(self) -> str:
         return "chat/completions" if self.options.endpoint == "chat" else "completions"
 
+    @property
+    def _separator(self) -> str:
+        """What comes between the prompt and the scored option: nothing (study: the bare letter), a space (harness)."""
+        return "" if self.options.protocol == "study" else " "
+
     def request(self, prompt: str) -> dict[str, Any]:
         """The JSON body sent for one question."""
         body: dict[str, Any] = {"model": self.model, "max_tokens": 1, "temperature": 0}
@@ -99,10 +104,14 @@ class ApiScorer:
             if self.strategy == "maxprob":
                 body.update(logprobs=True, top_logprobs=CHAT_TOP_LOGPROBS)
         elif self.strategy == "maxprob":
-            body.update(prompt=[f"{prompt} {label}" for label in self.labels], echo=True, logprobs=1)
+            body.update(prompt=[f"{prompt}{self._separator}{label}" for label in self.labels], echo=True, logprobs=1)
         else:
             body["prompt"] = prompt
         return body
+
+    def iter_group(self, prompts: Sequence[str]) -> Iterator[Scored]:
+        """The runner's one-by-one interface; the group is still sent concurrently."""
+        yield from self.score_group(prompts)
 
     def score_group(self, prompts: Sequence[str]) -> list[Scored]:
         pool = ThreadPoolExecutor(max_workers=min(self.options.concurrency, max(1, len(prompts))))
@@ -141,14 +150,14 @@ class ApiScorer:
         if not isinstance(choices, list) or len(choices) != len(self.labels):
             raise MalformedReply(f"expected {len(self.labels)} choices")
         logprobs = []
-        for choice in sorted(choices, key=lambda c: c.get("index", 0)):
+        for label, choice in zip(self.labels, sorted(choices, key=lambda c: c.get("index", 0))):
             detail = choice.get("logprobs")
             if not isinstance(detail, dict) or not detail.get("token_logprobs"):
                 raise NoLogprobs(f"{self.client.shown_url} returned no log-probabilities for the prompt (echo); {_NO_LOGPROBS_HINT}")
             offsets, values = detail.get("text_offset"), detail["token_logprobs"]
             if not isinstance(offsets, list) or len(offsets) != len(values):
                 raise MalformedReply("text_offset does not match token_logprobs")
-            end = len(prompt) + 2  # prompt + " " + one-character label
+            end = len(prompt) + len(self._separator) + len(label)  # the tokens of the option, not the one generated after it
             option = [v for o, v in zip(offsets, values) if len(prompt) <= o < end]
             if not option or any(v is None for v in option):
                 raise MalformedReply("no token after the prompt")
