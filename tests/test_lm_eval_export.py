@@ -144,7 +144,7 @@ def test_lm_eval_runs_the_quiz_export_and_agrees_with_xbench_eval(quiz_build, tm
     model = save_tiny_model(tmp_path / "model")
     export_lm_eval(str(quiz_build), tmp_path / "tasks", configs=["fr"])
     results = _run_lm_eval(tmp_path / "tasks", "xbench_hp_quiz_fr", model, shots=0, limit=20)
-    evaluate(str(model), str(quiz_build), out=tmp_path / "run", configs=["fr"], limit=20, device="cpu")
+    evaluate(str(model), str(quiz_build), out=tmp_path / "run", configs=["fr"], limit=20, device="cpu", protocol="harness")  # the export is harness
     ours = [json.loads(line) for line in (tmp_path / "run" / "fr" / "samples.jsonl").read_text().splitlines()]
     (samples,) = results["samples"].values()
     assert len(samples) == 20

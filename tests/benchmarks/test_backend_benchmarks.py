@@ -20,6 +20,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from conftest import real_mmlu  # noqa: E402
 from fake_openai import FakeOpenAI  # noqa: E402
 from mt_fixtures import save_tiny_nllb  # noqa: E402
 
@@ -28,7 +29,7 @@ from xbench.runner.backends import ApiOptions, ApiScorer  # noqa: E402
 from xbench.translation import pack_units  # noqa: E402
 from xbench.translation.neural import HfMtEngine  # noqa: E402
 
-MMLU = Path(__file__).resolve().parents[3] / "shared" / "data" / "mmlu" / "test.parquet"
+MMLU = real_mmlu()
 QUESTIONS = 96
 SENTENCES = 64
 

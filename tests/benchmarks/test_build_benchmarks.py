@@ -18,7 +18,10 @@ from xbench.formats import parse_formats, plan_configs
 from xbench.pipeline import _segments_for
 from xbench.builders.mmlu_mixup import load_source
 
-MMLU = Path(__file__).resolve().parents[3] / "shared" / "data" / "mmlu" / "test.parquet"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import real_mmlu  # noqa: E402
+
+MMLU = real_mmlu()
 ALL_LANGS = "fr,de,es,it,ms,da,fi,no,bn,am,ru,zh,he,ar,hi"
 pytestmark = pytest.mark.skipif(not MMLU.is_file(), reason="needs ../shared/data/mmlu/test.parquet")
 

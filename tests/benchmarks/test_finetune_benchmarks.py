@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
-MMLU = next((p / "shared" / "data" / "mmlu" / "test.parquet" for p in Path(__file__).resolve().parents if (p / "shared" / "data" / "mmlu" / "test.parquet").is_file()), Path("shared/data/mmlu/test.parquet"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import real_mmlu  # noqa: E402
+
+MMLU = real_mmlu()
 STEPS, BLOCK = 10, 64
 pytestmark = [
     pytest.mark.skipif(not MMLU.is_file(), reason="needs ../shared/data/mmlu/test.parquet"),

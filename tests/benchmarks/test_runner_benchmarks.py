@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-MMLU = Path(__file__).resolve().parents[3] / "shared" / "data" / "mmlu" / "test.parquet"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import real_mmlu  # noqa: E402
+
+MMLU = real_mmlu()
 SUBJECTS = ["abstract_algebra", "high_school_geography", "world_religions", "college_medicine", "moral_scenarios"]
 pytestmark = [
     pytest.mark.skipif(not MMLU.is_file(), reason="needs ../shared/data/mmlu/test.parquet"),
