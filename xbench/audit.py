@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError
 
 Row = dict[str, Any]
 Candidates = frozenset[int]
@@ -228,8 +228,8 @@ def model_baseline(rows: Sequence[Row], model: str, *, device: str = "auto", dty
     return _baseline("model_no_question", f"{loaded.name} on the options alone", rows, candidates)
 
 
-def _local_files(folder: Path, config: str | None, split: str) -> list[Path]:
-    """Parquet files of one config and split of a build folder (read directly: no stale datasets cache)."""
+def _default_config(folder: Path) -> str:
+    """The config a build's card marks as default (else its first)."""
     import yaml
 
     card = folder / "README.md"
@@ -237,43 +237,25 @@ def _local_files(folder: Path, config: str | None, split: str) -> list[Path]:
     if card.is_file() and card.read_text(encoding="utf-8").startswith("---"):
         header = card.read_text(encoding="utf-8").split("---", 2)[1]
         configs = (yaml.safe_load(header) or {}).get("configs") or []
-    if config is None:
-        defaults = [c["config_name"] for c in configs if c.get("default")] or [c["config_name"] for c in configs[:1]]
-        config = defaults[0] if defaults else None
-    if config is None:
+    defaults = [c["config_name"] for c in configs if c.get("default")] or [c["config_name"] for c in configs[:1]]
+    if not defaults:
         raise InputError(f"audit: {folder} is not a build folder (no configs in README.md); name one with --config")
-    entry = next((c for c in configs if c["config_name"] == config), None)
-    if entry is None:
-        names = ", ".join(c["config_name"] for c in configs)
-        raise InputError(f"audit: {folder} has no config {config!r}; it has {names}")
-    patterns = [f["path"] for f in entry.get("data_files", []) if f.get("split") == split]
-    files = sorted(p for pattern in patterns for p in folder.glob(pattern))
-    if not files:
-        raise InputError(f"audit: {folder} config {config!r} has no split {split!r}")
-    return files
+    return defaults[0]
 
 
 def load_rows(dataset: str | Path, config: str | None, split: str) -> list[Row]:
-    """Rows of one config of a build folder (or Hub id); the default config when none is named."""
+    """Rows of one config of a build folder (read from its own files) or Hub id; the default config when none is named."""
+    from xbench.runner.data import read_rows
+
     name = str(dataset)
     folder = Path(name).expanduser()
-    if folder.is_dir():
-        import pyarrow.parquet as pq
-
-        rows = [row for path in _local_files(folder, config, split) for row in pq.read_table(path).to_pylist()]
-        columns = set(rows[0]) if rows else set()
-    elif name.startswith((".", "/", "~")):
+    if not folder.exists() and name.startswith((".", "/", "~")):
         raise InputError(f"audit: {name} does not exist")
-    else:
-        import datasets
-
-        try:
-            loaded = datasets.load_dataset(name, config, split=split)
-        except ValueError as err:
-            raise InputError(f"audit: {name} config {config!r} split {split!r}: {str(err).splitlines()[0][:200]}") from None
-        except Exception as err:
-            raise XbenchError(f"could not load {name} ({type(err).__name__}); check the id or the network") from None
-        rows, columns = loaded.to_list(), set(loaded.column_names)
+    if folder.is_dir():
+        name = str(folder)
+        config = config or _default_config(folder)
+    rows = read_rows(name, config, split)
+    columns = set(rows[0]) if rows else set()
     missing = [c for c in ("question", "choices", "answer") if c not in columns]
     if missing:
         raise InputError(f"audit: {name} config {config!r}: not a multiple-choice build (missing column(s) {', '.join(missing)})")
