@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import platformdirs
 
 from xbench.errors import InputError, XbenchError
+from xbench.sqlite_store import open_store
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT_S = 60.0
@@ -72,13 +72,7 @@ class ResponseCache:
         self.path = Path(path) if path is not None else default_response_cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise InputError(f"{self.path}: not a usable response cache ({err})") from None
+        self._db = open_store(self.path, _SCHEMA, "response cache")
 
     def get(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | None:
         with self._lock:

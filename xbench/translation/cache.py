@@ -19,6 +19,7 @@ import platformdirs
 from xbench.errors import InputError, XbenchError
 from xbench.languages import LANGUAGES
 from xbench.sources import iter_jsonl
+from xbench.sqlite_store import open_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS translations (
@@ -64,13 +65,7 @@ class TranslationCache:
             raise InputError(f"--cache {self.path}: cannot create its folder ({err.strerror}; is a parent a file?)") from None
         if self.path.is_dir():
             raise InputError(f"--cache {self.path}: is a folder; give a file path")
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise InputError(f"{self.path}: not a usable translation cache ({err})") from None
+        self._db = open_store(self.path, _SCHEMA, "translation cache")
         self._inode = self.path.stat().st_ino
 
     def _failed(self, err: sqlite3.Error) -> XbenchError:
