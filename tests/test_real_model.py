@@ -24,21 +24,17 @@ MMLU = real_mmlu()
 def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     import polars as pl
     from conftest import write_jsonl
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     import xbench
     from xbench.runner.evaluate import evaluate
-    from xbench.runner.model import load_model
+    from xbench.runner.model import load_model, plain_copy
 
     gguf = Path(SPEC.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     loaded = load_model(str(gguf), device="cpu", dtype="float32")
     assert type(loaded.model).__name__ == "LlamaForCausalLM"
 
-    # save_pretrained refuses a gguf-loaded model; a plain Llama with the same weights does not
-    config = loaded.model.config.to_dict()
-    config.pop("quantization_config", None)
-    plain = LlamaForCausalLM(LlamaConfig(**config))
-    plain.load_state_dict(loaded.model.state_dict())
+    # save_pretrained refuses a gguf-loaded model; a plain copy with the same weights does not
+    plain = plain_copy(loaded.model)
+    assert type(plain).__name__ == "LlamaForCausalLM"
     plain.save_pretrained(tmp_path / "smollm2")
     loaded.tokenizer.save_pretrained(tmp_path / "smollm2")
 

