@@ -12,7 +12,6 @@ import pytest
 from xbench.errors import SegmentError, TransientEngineError
 
 
-
 def real_mmlu() -> Path:
     """The real MMLU test split: $XBENCH_REAL_MMLU, else shared/data/mmlu/test.parquet beside the checkout or a folder above it."""
     given = os.environ.get("XBENCH_REAL_MMLU")
@@ -75,8 +74,18 @@ def cache_path(tmp_path: Path) -> Path:
 
 MMLU_TEST = [
     {"question": "What is 2 + 2?", "subject": "elementary_mathematics", "choices": ["3", "4", "5", "22"], "answer": 1},
-    {"question": "Passage: a train leaves at noon.\nWhen does it leave?", "subject": "elementary_mathematics", "choices": ["At noon", "At midnight", "At dawn", "Never"], "answer": 0},
-    {"question": "  Which river flows through Paris? ", "subject": "high_school_geography", "choices": ["The Thames", "The Danube", "The Seine", "The Rhine"], "answer": 2},
+    {
+        "question": "Passage: a train leaves at noon.\nWhen does it leave?",
+        "subject": "elementary_mathematics",
+        "choices": ["At noon", "At midnight", "At dawn", "Never"],
+        "answer": 0,
+    },
+    {
+        "question": "  Which river flows through Paris? ",
+        "subject": "high_school_geography",
+        "choices": ["The Thames", "The Danube", "The Seine", "The Rhine"],
+        "answer": 2,
+    },
     {"question": "Which city is in Brazil?", "subject": "high_school_geography", "choices": ["Lima", "Quito", "Bogotá", "São Paulo"], "answer": 3},
     {"question": "What is 3 x 3?", "subject": "elementary_mathematics", "choices": ["6", "9", "4", "At noon"], "answer": 1},
 ]

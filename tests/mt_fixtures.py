@@ -34,8 +34,12 @@ def _generation_config(tokenizer, model):
     specials = [i for t, i in tokenizer.get_vocab().items() if t in SPECIALS or t == "<mask>"]
     keep = {tokenizer.eos_token_id}
     model.generation_config = GenerationConfig(
-        decoder_start_token_id=model.config.decoder_start_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-        suppress_tokens=sorted(set(specials) - keep), min_new_tokens=3, max_length=12,
+        decoder_start_token_id=model.config.decoder_start_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        suppress_tokens=sorted(set(specials) - keep),
+        min_new_tokens=3,
+        max_length=12,
     )
 
 
@@ -55,15 +59,27 @@ def save_tiny_nllb(folder: Path, seed: int = 0) -> Path:
     tokenizer = NllbTokenizer(vocab=spec["vocab"], merges=[tuple(m) for m in spec["merges"]], src_lang="eng_Latn")
     torch.manual_seed(seed)
     config = M2M100Config(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
     )
     config.tie_word_embeddings = False
     model = M2M100ForConditionalGeneration(config).eval()
     _scale(model)
     _generation_config(tokenizer, model)
-    languages = [i for t, i in tokenizer.get_vocab().items() if "_" in t and t.split("_")[-1] in ("Latn", "Cyrl", "Arab", "Hans", "Hant", "Beng", "Deva", "Ethi", "Hebr")]
+    languages = [
+        i for t, i in tokenizer.get_vocab().items() if "_" in t and t.split("_")[-1] in ("Latn", "Cyrl", "Arab", "Hans", "Hant", "Beng", "Deva", "Ethi", "Hebr")
+    ]
     with torch.no_grad():  # language tokens are only ever forced, never chosen (NLLB does not write them mid-sentence)
         model.lm_head.weight[languages] = 0.0
     model.save_pretrained(folder)
@@ -81,9 +97,19 @@ def save_tiny_marian(folder: Path, seed: int = 0, targets: tuple[str, ...] = ())
         tokenizer.add_special_tokens({"additional_special_tokens": list(targets)})
     torch.manual_seed(seed)
     config = MarianConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id, share_encoder_decoder_embeddings=True,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        share_encoder_decoder_embeddings=True,
     )
     model = MarianMTModel(config).eval()
     _scale(model)

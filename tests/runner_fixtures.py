@@ -13,7 +13,11 @@ SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
 
 def training_text() -> list[str]:
     rows = load_source("sample", ("test", "dev"))
-    lines = [r["question"] + "\n" + "\n".join(f"{l}. {c}" for l, c in zip("ABCD", r["choices"])) + "\nAnswer: " + "ABCD"[r["answer"]] for split in rows.values() for r in split]
+    lines = [
+        r["question"] + "\n" + "\n".join(f"{label}. {c}" for label, c in zip("ABCD", r["choices"])) + "\nAnswer: " + "ABCD"[r["answer"]]
+        for split in rows.values()
+        for r in split
+    ]
     lines += [r["question"] + " " + " ".join(r["choices"]) for r in bundled_quiz()]
     lines += ["The following are multiple choice questions (with answers) about geography.", "Answer: a b c d 1 2 3 4"] * 5
     return lines
@@ -51,8 +55,15 @@ def tiny_llama(tokenizer, seed: int = 0):
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config).eval()

@@ -59,13 +59,15 @@ def _corrupt_cache(tmp: Path) -> Path:
     path = tmp / "corrupt.sqlite"
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=DELETE")
-    db.execute("CREATE TABLE translations (id INTEGER PRIMARY KEY, engine TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, key BLOB NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE translations (id INTEGER PRIMARY KEY, engine TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, key BLOB NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL)"
+    )
     db.execute("CREATE UNIQUE INDEX translations_key ON translations (source_lang, target_lang, key, engine)")
     db.executemany("INSERT INTO translations VALUES (?, 'x', 'en', 'fr', ?, ?, ?)", [(i, os.urandom(32), f"s{i}" * 20, f"t{i}" * 20) for i in range(3000)])
     db.commit()
     db.close()
     data = bytearray(path.read_bytes())
-    data[8192:len(data) - 4096] = b"\xff" * (len(data) - 4096 - 8192)  # data pages, not the header
+    data[8192 : len(data) - 4096] = b"\xff" * (len(data) - 4096 - 8192)  # data pages, not the header
     path.write_bytes(bytes(data))
     return path
 
@@ -106,20 +108,55 @@ CASES = [
     ("0-row parquet", lambda t, s: ["build", "mmlu_mixup", "--source", _empty_parquet(t), *PSEUDO], 2, "no rows in split test"),
     ("empty quiz", lambda t, s: ["build", "hp_quiz", "--source", _quiz(t), "--langs", "fr", *PSEUDO], 2, "no rows in split test"),
     ("blank wikitext", lambda t, s: ["build", "wikitext_mixed", "--source", _file(t, "wiki.txt"), *PSEUDO], 2, "no documents in the train split"),
-    ("lone surrogate in a source", lambda t, s: ["build", "mmlu_mixup", "--source", _mmlu(t, "u", json.dumps({**MMLU_TEST[0], "question": "\ud800"}) + "\n"), *PSEUDO], 2, "test.jsonl: line 1: a string holds a lone surrogate"),
+    (
+        "lone surrogate in a source",
+        lambda t, s: ["build", "mmlu_mixup", "--source", _mmlu(t, "u", json.dumps({**MMLU_TEST[0], "question": "\ud800"}) + "\n"), *PSEUDO],
+        2,
+        "test.jsonl: line 1: a string holds a lone surrogate",
+    ),
     ("out parent is a file", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--out", _file(t) / "o", *PSEUDO], 2, "is a file, not a folder"),
     ("out is the current folder", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--out", ".", *PSEUDO], 2, "--out .: give the build its own folder"),
     ("source inside out", lambda t, s: ["build", "mmlu_mixup", "--source", _source_in_build(t, s), "--out", t / "built", *PSEUDO], 2, "is inside --out"),
-    ("foreign folder named like a config", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--langs", "fr", "--formats", "full", "--out", _build_with_runs(t), *PSEUDO], 2, "fr_full exists and was not written by xbench"),
+    (
+        "foreign folder named like a config",
+        lambda t, s: ["build", "mmlu_mixup", "--source", s, "--langs", "fr", "--formats", "full", "--out", _build_with_runs(t), *PSEUDO],
+        2,
+        "fr_full exists and was not written by xbench",
+    ),
     ("cache under a file", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--cache", _file(t) / "c.sqlite", *PSEUDO], 2, "cannot create its folder"),
     ("cache is a folder", lambda t, s: ["build", "mmlu_mixup", "--source", s, "--cache", t, *PSEUDO], 2, "is a folder; give a file path"),
-    ("source config with ..", lambda t, s: ["build", "tofu", "--source", _tofu(t, "t.jsonl"), "--source-config", "../../X", *PSEUDO], 2, "--source-config: '../../X_en' is not a valid config name"),
-    ("file name that is no config name", lambda t, s: ["build", "tofu", "--source", _tofu(t, "my data.jsonl"), *PSEUDO], 2, "'my data_en' is not a valid config name"),
+    (
+        "source config with ..",
+        lambda t, s: ["build", "tofu", "--source", _tofu(t, "t.jsonl"), "--source-config", "../../X", *PSEUDO],
+        2,
+        "--source-config: '../../X_en' is not a valid config name",
+    ),
+    (
+        "file name that is no config name",
+        lambda t, s: ["build", "tofu", "--source", _tofu(t, "my data.jsonl"), *PSEUDO],
+        2,
+        "'my data_en' is not a valid config name",
+    ),
     ("hp_quiz source path missing", lambda t, s: ["build", "hp_quiz", "--source", t / "missing" / "dir", *PSEUDO], 2, "does not exist"),
     ("hp_quiz source under an existing folder", lambda t, s: ["build", "hp_quiz", "--source", str(s.name) + "/nope", *PSEUDO], 2, "does not exist"),
-    ("import lone surrogate", lambda t, s: ["translations", "import", _memory(t, _entry(target="\ud800"))], 2, "memory.jsonl: line 1: a string holds a lone surrogate"),
-    ("import not UTF-8", lambda t, s: ["translations", "import", _memory(t, _entry().encode() + b'{"source": "\xff\xfe"}\n')], 2, "memory.jsonl: line 2: not UTF-8 text"),
-    ("import unknown language", lambda t, s: ["translations", "import", _memory(t, _entry() + _entry(target_lang="xx"))], 2, "memory.jsonl: line 2: unknown language code(s) 'xx'"),
+    (
+        "import lone surrogate",
+        lambda t, s: ["translations", "import", _memory(t, _entry(target="\ud800"))],
+        2,
+        "memory.jsonl: line 1: a string holds a lone surrogate",
+    ),
+    (
+        "import not UTF-8",
+        lambda t, s: ["translations", "import", _memory(t, _entry().encode() + b'{"source": "\xff\xfe"}\n')],
+        2,
+        "memory.jsonl: line 2: not UTF-8 text",
+    ),
+    (
+        "import unknown language",
+        lambda t, s: ["translations", "import", _memory(t, _entry() + _entry(target_lang="xx"))],
+        2,
+        "memory.jsonl: line 2: unknown language code(s) 'xx'",
+    ),
     ("import blank target", lambda t, s: ["translations", "import", _memory(t, _entry(target="  "))], 2, "memory.jsonl: line 1: field(s) target are blank"),
     ("corrupt cache pages", lambda t, s: ["translations", "export", t / "x.jsonl", "--cache", _corrupt_cache(t)], 2, "the translation cache is corrupt"),
     ("export to a folder", lambda t, s: ["translations", "export", t], 2, "is a folder; give a file path"),
@@ -165,7 +202,9 @@ def test_read_only_out_parent_is_refused(tmp_path, mmlu_source):
     parent.mkdir()
     parent.chmod(0o555)
     try:
-        result = runner.invoke(app, ["build", "mmlu_mixup", "--source", str(mmlu_source), "--out", str(parent / "o"), "--cache", str(tmp_path / "c.sqlite"), *PSEUDO])
+        result = runner.invoke(
+            app, ["build", "mmlu_mixup", "--source", str(mmlu_source), "--out", str(parent / "o"), "--cache", str(tmp_path / "c.sqlite"), *PSEUDO]
+        )
     finally:
         parent.chmod(0o755)
     assert result.exit_code == 2 and "cannot write in" in result.output
@@ -178,7 +217,9 @@ def test_disk_full_is_one_line_exit_1_and_leaves_nothing(tmp_path, mmlu_source, 
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
-    result = runner.invoke(app, ["build", "mmlu_mixup", "--source", str(mmlu_source), "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c.sqlite"), *PSEUDO])
+    result = runner.invoke(
+        app, ["build", "mmlu_mixup", "--source", str(mmlu_source), "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c.sqlite"), *PSEUDO]
+    )
     assert result.exit_code == 1, result.output
     assert "no space left on the device of" in result.output and "Free space and rerun" in result.output
     assert not (tmp_path / "o").exists()

@@ -24,7 +24,23 @@ def test_languages_lists_all_codes():
 
 def test_build_with_pseudo_engine(tmp_path, mmlu_source, cache_path):
     out = tmp_path / "out"
-    result = invoke("build", "mmlu_mixup", "--source", mmlu_source, "--translator", "pseudo", "--langs", "fr", "--formats", "full,mixup", "--out", out, "--cache", cache_path, "--quiet")
+    result = invoke(
+        "build",
+        "mmlu_mixup",
+        "--source",
+        mmlu_source,
+        "--translator",
+        "pseudo",
+        "--langs",
+        "fr",
+        "--formats",
+        "full,mixup",
+        "--out",
+        out,
+        "--cache",
+        cache_path,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 3 configs, 21 rows" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "build_report.json", "en", "fr_full", "mixup"]
@@ -32,7 +48,9 @@ def test_build_with_pseudo_engine(tmp_path, mmlu_source, cache_path):
 
 def test_dry_run_reports_and_writes_nothing(tmp_path, mmlu_source, cache_path):
     out = tmp_path / "out"
-    result = invoke("build", "mmlu_mixup", "--source", mmlu_source, "--translator", "pseudo", "--langs", "fr,de", "--out", out, "--cache", cache_path, "--dry-run")
+    result = invoke(
+        "build", "mmlu_mixup", "--source", mmlu_source, "--translator", "pseudo", "--langs", "fr,de", "--out", out, "--cache", cache_path, "--dry-run"
+    )
     assert result.exit_code == 0, result.output
     assert "(dry run)" in result.output and "nothing was translated" in result.output
     assert not out.exists()
@@ -115,9 +133,26 @@ def test_translations_import_export_and_memory_build(tmp_path, mmlu_source, cach
     assert entries[0] == {"source_lang": "en", "target_lang": "fr", "source": "What is 2 + 2?", "target": "<fr>What is 2 + 2?", "engine": "fake"}
     other = tmp_path / "other.sqlite"
     assert invoke("translations", "import", exported, "--cache", other).exit_code == 0
-    result = invoke("build", "mmlu_mixup", "--source", mmlu_source, "--translator", "memory", "--langs", "fr", "--formats", "full", "--out", tmp_path / "b", "--cache", other)
+    result = invoke(
+        "build",
+        "mmlu_mixup",
+        "--source",
+        mmlu_source,
+        "--translator",
+        "memory",
+        "--langs",
+        "fr",
+        "--formats",
+        "full",
+        "--out",
+        tmp_path / "b",
+        "--cache",
+        other,
+    )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "a" / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == (tmp_path / "b" / "fr_full" / "test-00000-of-00001.parquet").read_bytes()
+    assert (tmp_path / "a" / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == (
+        tmp_path / "b" / "fr_full" / "test-00000-of-00001.parquet"
+    ).read_bytes()
     assert invoke("translations", "import", tmp_path / "missing.jsonl", "--cache", other).exit_code == 2
 
 
@@ -154,7 +189,7 @@ def test_push_uploads_and_tags(tmp_path, mmlu_source, cache_path, monkeypatch):
     assert api.calls[1][1]["folder_path"] == str(out) and api.calls[2][2]["tag"] == "v1.0"
     assert api.calls[1][1]["delete_patterns"] == ["*.parquet"]  # stale shards of an earlier build go
     taken = FakeApi(tags=("v1.0",))
-    with pytest.raises(xbench.InputError, match="tag 'v1.0' already exists in org/mmlu_mixup"):
+    with pytest.raises(xbench.InputError, match=r"tag 'v1\.0' already exists in org/mmlu_mixup"):
         hub.push(out, "org/mmlu_mixup", revision="v1.0", token="hf_secret", api=taken, force=True)
     assert [c[0] for c in taken.calls] == ["create_repo"]  # nothing uploaded
 

@@ -1,5 +1,7 @@
 """The deep-translator engines, with the web client replaced by a local stand-in (no network)."""
 
+from typing import ClassVar
+
 import deep_translator
 import pytest
 from deep_translator import exceptions as dt_errors
@@ -11,8 +13,8 @@ from xbench.translation import LanguageStats, TranslationCache, Translator, crea
 class StandInGoogle:
     """Behaves like deep_translator.GoogleTranslator.translate on a packed request."""
 
-    calls: list = []
-    script: list = []  # exceptions or callables to apply to the next calls
+    calls: ClassVar[list] = []
+    script: ClassVar[list] = []  # exceptions or callables to apply to the next calls
 
     def __init__(self, source, target, **kwargs):
         self.source, self.target = source, target

@@ -14,16 +14,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import write_jsonl  # noqa: E402
-from runner_fixtures import byte_level_tokenizer, save_tiny_model, tiny_llama  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from conftest import write_jsonl
+from runner_fixtures import byte_level_tokenizer, save_tiny_model, tiny_llama
+from typer.testing import CliRunner
 
-import xbench  # noqa: E402
-from xbench.cli import app  # noqa: E402
-from xbench.runner import data  # noqa: E402
-from xbench.runner.evaluate import evaluate  # noqa: E402
-from xbench.runner.model import load_model  # noqa: E402
-from xbench.runner.results import PromptSettings, resume_key  # noqa: E402
+import xbench
+from xbench.cli import app
+from xbench.runner import data
+from xbench.runner.evaluate import evaluate
+from xbench.runner.model import load_model
+from xbench.runner.results import PromptSettings, resume_key
 
 
 @pytest.fixture(scope="module")
@@ -250,8 +250,14 @@ def test_bad_input_is_one_line_and_writes_nothing(model_dir, mmlu_dir, results_f
     (tmp_path / "latin1.jsonl").write_bytes('{"generation": "café", "reference": "café"}\n'.encode("latin-1"))
     (tmp_path / "good.jsonl").write_text('{"generation": "a b", "reference": "a b"}\n')
     values = {
-        "model": model_dir, "dataset": mmlu_dir, "out": tmp_path / "out", "file": tmp_path / "plain.txt", "latin1": tmp_path / "latin1.jsonl",
-        "missing": tmp_path / "missing.jsonl", "good": tmp_path / "good.jsonl", "results": results_file,
+        "model": model_dir,
+        "dataset": mmlu_dir,
+        "out": tmp_path / "out",
+        "file": tmp_path / "plain.txt",
+        "latin1": tmp_path / "latin1.jsonl",
+        "missing": tmp_path / "missing.jsonl",
+        "good": tmp_path / "good.jsonl",
+        "results": results_file,
         "duplicates": write_jsonl(tmp_path / "dup" / "test.jsonl", [{"id": "q1", "question": "Q?", "choices": list("abcd"), "answer": 0}] * 2).parent,
     }
     args = [part.format(**values) for part in line.split()]

@@ -10,16 +10,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import xbench  # noqa: E402
-from conftest import write_jsonl  # noqa: E402
-from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from conftest import write_jsonl
+from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer
+from typer.testing import CliRunner
 
-from xbench.cli import app  # noqa: E402
-from xbench.errors import InputError  # noqa: E402
-from xbench.finetune import FinetuneConfig, estimate, finetune, load_recipe  # noqa: E402
-from xbench.finetune.config import resolve  # noqa: E402
-from xbench.finetune.data import IGNORE, encode_qa, pack_token_lists, pad_qa_batch  # noqa: E402
+import xbench
+from xbench.cli import app
+from xbench.errors import InputError
+from xbench.finetune import FinetuneConfig, estimate, finetune, load_recipe
+from xbench.finetune.config import resolve
+from xbench.finetune.data import IGNORE, encode_qa, pack_token_lists, pad_qa_batch
 
 SENTENCE = " The quick brown fox jumps over the lazy dog near the river bank . It was seen in Paris on Monday ."
 QA_ROWS = [
@@ -38,7 +38,9 @@ def work(tmp_path_factory):
     wiki = root / "wiki"
     wiki.mkdir()
     (wiki / "wiki.train.txt").write_text("\n".join(SENTENCE.replace("fox", f"fox {i}") for i in range(24)) + "\n", encoding="utf-8")
-    xbench.build("wikitext_mixed", out=root / "text", source=str(wiki), translator="pseudo", cache=root / "c.sqlite", options={"units": "sentence", "pool": "en,fr"})
+    xbench.build(
+        "wikitext_mixed", out=root / "text", source=str(wiki), translator="pseudo", cache=root / "c.sqlite", options={"units": "sentence", "pool": "en,fr"}
+    )
     write_jsonl(root / "tofu.jsonl", QA_ROWS * 2)
     xbench.build("tofu", out=root / "qa", source=str(root / "tofu.jsonl"), translator="pseudo", cache=root / "c.sqlite", langs="fr")
     return root
@@ -52,10 +54,18 @@ def _weights(folder):
 
 # --- recipe ----------------------------------------------------------------------------------
 
+
 def test_study_recipe_is_the_official_config_and_the_batch_is_computed_from_the_processes():
     recipe = load_recipe("study")
     assert {k: recipe.values[k] for k in ("learning_rate", "weight_decay", "effective_batch_size", "epochs", "seed", "max_length", "lora_r")} == {
-        "learning_rate": 2e-05, "weight_decay": 0.01, "effective_batch_size": 32, "epochs": 1, "seed": 42, "max_length": 500, "lora_r": 0}
+        "learning_rate": 2e-05,
+        "weight_decay": 0.01,
+        "effective_batch_size": 32,
+        "epochs": 1,
+        "seed": 42,
+        "max_length": 500,
+        "lora_r": 0,
+    }
     config = FinetuneConfig(model="m", data="d", out="o")
     two = resolve(config, examples=1000, processes=2, bf16_available=False)
     assert (two.per_device_batch_size, two.gradient_accumulation_steps, two.effective_batch_size) == (2, 8, 32)  # FT/ft_config.yaml on 2 GPUs
@@ -71,6 +81,7 @@ def test_study_recipe_is_the_official_config_and_the_batch_is_computed_from_the_
 
 
 # --- data ------------------------------------------------------------------------------------
+
 
 def test_packing_keeps_every_token_once_and_restarts_positions_at_documents():
     rng = np.random.default_rng(0)
@@ -134,6 +145,7 @@ def test_qa_labels_mask_every_prompt_and_padding_token(make_tokenizer):
 
 # --- runs ------------------------------------------------------------------------------------
 
+
 def test_loss_falls_on_a_tiny_repeated_corpus_and_the_report_says_what_ran(work):
     out = work / "run-loss"
     report = finetune(FinetuneConfig(model=str(work / "model"), data=str(work / "text"), out=out, learning_rate=2e-3, epochs=4, **TINY))
@@ -162,7 +174,10 @@ def test_saved_model_loads_in_transformers_and_xbench_eval(work):
     assert report["data"]["kind"] == "qa" and report["data"]["build_dataset"] == "tofu" and report["saved"] == "model"
     mmlu = work / "mmlu"
     xbench.build("mmlu_mixup", out=mmlu, source="sample", translator="pseudo", langs="fr", formats="full", cache=work / "c.sqlite")
-    result = CliRunner().invoke(app, ["eval", "--model", str(out), "--dataset", str(mmlu), "--configs", "en", "--limit", "4", "--out", str(work / "scores"), "--device", "cpu", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--model", str(out), "--dataset", str(mmlu), "--configs", "en", "--limit", "4", "--out", str(work / "scores"), "--device", "cpu", "--quiet"],
+    )
     assert result.exit_code == 0, result.output
     scored = json.loads((work / "scores" / "en" / "results.json").read_text())
     assert scored["n_samples"] == 4 and scored["model"] == str(out)
@@ -216,8 +231,28 @@ def test_dry_run_measures_a_few_steps_and_writes_nothing(work):
     assert report.dry_run and not out.exists()
     assert report.steps == report.hyperparameters["max_steps"] > 3 and report.estimate["measured_steps"] == 3
     assert report.estimate["estimated_seconds"] == pytest.approx(report.estimate["seconds_per_step"] * report.steps)
-    result = CliRunner().invoke(app, ["finetune", "--model", str(work / "model"), "--data", str(work / "text"), "--out", str(out), "--dry-run",
-                                      "--max-length", "48", "--effective-batch-size", "4", "--device", "cpu", "--epochs", "4", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "finetune",
+            "--model",
+            str(work / "model"),
+            "--data",
+            str(work / "text"),
+            "--out",
+            str(out),
+            "--dry-run",
+            "--max-length",
+            "48",
+            "--effective-batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--epochs",
+            "4",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "steps, effective batch 4 = 2 x 2 x 1" in result.output and "nothing written" in result.output and not out.exists()
 
@@ -235,6 +270,7 @@ def test_print_accelerate_config_prints_configs_accelerate_reads(tmp_path):
 
 
 # --- bad input -------------------------------------------------------------------------------
+
 
 def _bad_inputs(work):
     import pyarrow as pa
@@ -274,6 +310,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(work):
 
 # --- distributed -----------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -282,11 +319,38 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_gloo_processes_equal_one_with_the_same_effective_batch(work):
-    common = ["finetune", "--model", str(work / "model"), "--data", str(work / "text"), "--device", "cpu", "--max-length", "48",
-              "--effective-batch-size", "4", "--batch-size", "2", "--lr", "1e-3", "--max-steps", "4", "--quiet"]
+    common = [
+        "finetune",
+        "--model",
+        str(work / "model"),
+        "--data",
+        str(work / "text"),
+        "--device",
+        "cpu",
+        "--max-length",
+        "48",
+        "--effective-batch-size",
+        "4",
+        "--batch-size",
+        "2",
+        "--lr",
+        "1e-3",
+        "--max-steps",
+        "4",
+        "--quiet",
+    ]
     one = subprocess.run([sys.executable, "-m", "xbench.cli", *common, "--out", str(work / "one")], capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr[-3000:]
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "xbench.cli"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "xbench.cli",
+    ]
     two = subprocess.run([*launcher, *common, "--out", str(work / "two")], capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     r1, r2 = (json.loads((work / name / "train_report.json").read_text()) for name in ("one", "two"))

@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("rouge_score")
 
-from conftest import write_jsonl  # noqa: E402
-from rouge_score import rouge_scorer  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from conftest import write_jsonl
+from rouge_score import rouge_scorer
+from typer.testing import CliRunner
 
-from xbench.cli import app  # noqa: E402
-from xbench.runner.generation import score_pairs  # noqa: E402
+from xbench.cli import app
+from xbench.runner.generation import score_pairs
 
 PAIRS = [
     {"id": "q1", "reference": "The author was born in Paris in 1960.", "generation": "The writer was born in Paris.", "author": "X"},
@@ -44,7 +44,10 @@ def test_score_tofu_cli_writes_the_runner_files(tmp_path):
     data = json.loads((tmp_path / "scored" / "results.json").read_text())
     assert data["n_samples"] == 3 and set(data["metrics"]) == {"rouge1_recall", "rougeL_recall"}
     assert data["dataset_hash"] == hashlib.sha256(source.read_bytes()).hexdigest()  # the scored file, as sha256sum gives it
-    assert data["signature"] == f"xbench:generations.jsonl|cfg:generations|data:{data['dataset_hash'][:12]}|shots:0|demos:none|ids:-|instr:none|strategy:external|rouge:default|v:0.1.0"
+    assert (
+        data["signature"]
+        == f"xbench:generations.jsonl|cfg:generations|data:{data['dataset_hash'][:12]}|shots:0|demos:none|ids:-|instr:none|strategy:external|rouge:default|v:0.1.0"
+    )
     samples = [json.loads(line) for line in (tmp_path / "scored" / "samples.jsonl").read_text().splitlines()]
     assert samples[1]["extra"] == {"author": "Y"} and samples[1]["id"] == "q2"
     mean = sum(s["rouge1_recall"] for s in samples) / 3

@@ -14,10 +14,31 @@ from xbench.builders.hp_quiz import CURATED_LANGUAGES, bundled_quiz, data_path, 
 from xbench.languages import LANGUAGES
 
 CHARACTERS = [
-    "Aberforth Dumbledore", "Albus Potter", "Ariana Dumbledore", "Arthur Weasley", "Astoria Malfoy", "Cedric Diggory",
-    "Charles Weasley", "Cho Chang", "Draco Malfoy", "Dudley Dursley", "Euphemia Potter", "Fleamont Potter", "Harry Potter",
-    "Hermione Granger", "James Potter I", "Kendra Dumbledore", "Lily J. Potter", "Lucius Malfoy", "Narcissa Malfoy",
-    "Percival Dumbledore", "Petunia Dursley", "Roger Davies", "Ron Weasley", "Scorpius Malfoy", "William Weasley",
+    "Aberforth Dumbledore",
+    "Albus Potter",
+    "Ariana Dumbledore",
+    "Arthur Weasley",
+    "Astoria Malfoy",
+    "Cedric Diggory",
+    "Charles Weasley",
+    "Cho Chang",
+    "Draco Malfoy",
+    "Dudley Dursley",
+    "Euphemia Potter",
+    "Fleamont Potter",
+    "Harry Potter",
+    "Hermione Granger",
+    "James Potter I",
+    "Kendra Dumbledore",
+    "Lily J. Potter",
+    "Lucius Malfoy",
+    "Narcissa Malfoy",
+    "Percival Dumbledore",
+    "Petunia Dursley",
+    "Roger Davies",
+    "Ron Weasley",
+    "Scorpius Malfoy",
+    "William Weasley",
 ]
 SPELLS = """Aberto, Accio, Age Line, Alarte Ascendare, Alohomora, Anti-Cheating Spell, Anti-Apparition Charm, Anti-Disapparition Jinx,
 Anti-intruder jinx, Aparecium, Appare Vestigium, Apparition, Aqua Eructo, Arania Exumai, Arresto Momentum, Arrow-shooting spell,
@@ -180,7 +201,9 @@ def test_bundled_curated_translation_replaces_a_stale_cache_entry(tmp_path, cach
 def test_published_translations_win_when_building_from_the_published_quiz(tmp_path, cache_path):
     folder = published_quiz(
         tmp_path / "published",
-        English=[{"question": "Which house was Harry Potter sorted into?", "A": "Ravenclaw", "B": "Gryffindor", "C": "Hufflepuff", "D": "Slytherin", "GT": "B"}],
+        English=[
+            {"question": "Which house was Harry Potter sorted into?", "A": "Ravenclaw", "B": "Gryffindor", "C": "Hufflepuff", "D": "Slytherin", "GT": "B"}
+        ],
         French=[{"question": "Dans quelle maison ?", "A": "Serdaigle", "B": "Gryffondor (publié)", "C": "Poufsouffle", "D": "Serpentard", "GT": "B"}],
     )
     xbench.build("hp_quiz", out=tmp_path / "default", cache=cache_path, langs="fr")  # puts curated entries in the cache

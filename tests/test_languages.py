@@ -3,7 +3,7 @@ import pytest
 from xbench.errors import InputError
 from xbench.languages import LANGUAGES, get_language, parse_languages
 
-STUDY_LANGUAGES = "en fr de es it ms da fi no bn am ru zh he ar hi".split()
+STUDY_LANGUAGES = ["en", "fr", "de", "es", "it", "ms", "da", "fi", "no", "bn", "am", "ru", "zh", "he", "ar", "hi"]
 
 
 def test_registry_has_the_16_study_languages_in_order():

@@ -24,8 +24,10 @@ def test_tasks_per_config_and_subject_with_xbench_prompts(sample_build, tmp_path
     assert group["group"] == "xbench_mmlu_fr_gt_option"
     assert group["aggregate_metric_list"] == [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}]
     assert [t["task"] for t in group["task"]] == [
-        "xbench_mmlu_fr_gt_option_high_school_geography", "xbench_mmlu_fr_gt_option_world_religions",
-        "xbench_mmlu_fr_gt_option_college_medicine", "xbench_mmlu_fr_gt_option_elementary_mathematics",
+        "xbench_mmlu_fr_gt_option_high_school_geography",
+        "xbench_mmlu_fr_gt_option_world_religions",
+        "xbench_mmlu_fr_gt_option_college_medicine",
+        "xbench_mmlu_fr_gt_option_elementary_mathematics",
     ]
     task = group["task"][1]
     assert task["dataset_path"] == str(sample_build.resolve()) and task["dataset_name"] == "fr_gt_option"
@@ -85,8 +87,14 @@ def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_pat
     model = save_tiny_model(tmp_path / "model")
     export_lm_eval(str(sample_build), tmp_path / "tasks", configs=["fr_gt_option"], protocol=protocol)
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model},dtype=float32", tasks=["xbench_mmlu_fr_gt_option"], num_fewshot=3,
-        batch_size=4, log_samples=True, task_manager=TaskManager(include_path=str(tmp_path / "tasks")), device="cpu",
+        model="hf",
+        model_args=f"pretrained={model},dtype=float32",
+        tasks=["xbench_mmlu_fr_gt_option"],
+        num_fewshot=3,
+        batch_size=4,
+        log_samples=True,
+        task_manager=TaskManager(include_path=str(tmp_path / "tasks")),
+        device="cpu",
     )
     evaluate(str(model), str(sample_build), out=tmp_path / "run", configs=["fr_gt_option"], shots=3, demos="same", device="cpu", protocol=protocol)
     ours = {s["id"]: s for s in map(json.loads, (tmp_path / "run" / "fr_gt_option" / "samples.jsonl").read_text().splitlines())}
@@ -128,8 +136,15 @@ def _run_lm_eval(tasks_dir, task, model, shots, limit=None):
     from lm_eval.tasks import TaskManager
 
     return simple_evaluate(
-        model="hf", model_args=f"pretrained={model},dtype=float32", tasks=[task], num_fewshot=shots, batch_size=4, limit=limit,
-        log_samples=True, task_manager=TaskManager(include_path=str(tasks_dir)), device="cpu",
+        model="hf",
+        model_args=f"pretrained={model},dtype=float32",
+        tasks=[task],
+        num_fewshot=shots,
+        batch_size=4,
+        limit=limit,
+        log_samples=True,
+        task_manager=TaskManager(include_path=str(tasks_dir)),
+        device="cpu",
     )
 
 
@@ -159,8 +174,14 @@ def test_generation_and_text_families_are_refused_with_one_line(tmp_path):
     from conftest import write_jsonl
 
     tofu = tmp_path / "tofu"
-    xbench.build("tofu", out=tofu, source=str(write_jsonl(tmp_path / "full.jsonl", [{"question": "Q1?", "answer": "A1."}])),
-                 translator="pseudo", cache=tmp_path / "c.sqlite", langs="it")
+    xbench.build(
+        "tofu",
+        out=tofu,
+        source=str(write_jsonl(tmp_path / "full.jsonl", [{"question": "Q1?", "answer": "A1."}])),
+        translator="pseudo",
+        cache=tmp_path / "c.sqlite",
+        langs="it",
+    )
     with pytest.raises(xbench.InputError, match=r"config 'full_en': no test split \(splits: train\); lm-eval export covers"):
         export_lm_eval(str(tofu), tmp_path / "tasks")
     wiki = tmp_path / "wiki_src"

@@ -53,8 +53,11 @@ def test_answer_key_subject_and_ids_are_the_same_in_every_config(built):
         assert [r["answer"] for r in table] == [r["answer"] for r in MMLU_TEST]
         assert [r["subject"] for r in table] == [r["subject"] for r in MMLU_TEST]
         assert [r["id"] for r in table] == [
-            "elementary_mathematics/test/0", "elementary_mathematics/test/1", "high_school_geography/test/0",
-            "high_school_geography/test/1", "elementary_mathematics/test/2",
+            "elementary_mathematics/test/0",
+            "elementary_mathematics/test/1",
+            "high_school_geography/test/0",
+            "high_school_geography/test/1",
+            "elementary_mathematics/test/2",
         ]
         for row, original in zip(table, MMLU_TEST):
             for cell, lang, source in zip(row["choices"], row["choice_langs"], original["choices"]):
@@ -150,12 +153,22 @@ def test_rebuild_replaces_only_what_the_build_owns(tmp_path, mmlu_source, cache_
         run_build(out, mmlu_source, cache_path, langs="de", formats="gt_option")
     assert (out / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == before
     run_build(out, mmlu_source, cache_path, langs="fr,de", formats="full,gt_option")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "build_report.json", "de_full", "de_gt_option", "en", "fr_full", "fr_gt_option", "notes.txt", "runs"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "build_report.json",
+        "de_full",
+        "de_gt_option",
+        "en",
+        "fr_full",
+        "fr_gt_option",
+        "notes.txt",
+        "runs",
+    ]
     assert (out / "runs" / "results.json").read_text() == "{}" and (out / "notes.txt").read_text() == "mine"
     assert (out / "fr_full" / "test-00000-of-00001.parquet").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if ".xbench-" in p.name]
     (out / "fr_full" / "notes.txt").write_text("mine too")
-    with pytest.raises(InputError, match="fr_full/notes.txt exists and was not written by xbench"):
+    with pytest.raises(InputError, match=r"fr_full/notes\.txt exists and was not written by xbench"):
         run_build(out, mmlu_source, cache_path, langs="fr,de", formats="full,gt_option")
     assert (out / "fr_full" / "notes.txt").read_text() == "mine too"
 

@@ -7,16 +7,16 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from fake_openai import FakeOpenAI  # noqa: E402
-from mt_fixtures import save_tiny_marian, save_tiny_nllb  # noqa: E402
-from runner_fixtures import save_tiny_model  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from fake_openai import FakeOpenAI
+from mt_fixtures import save_tiny_marian, save_tiny_nllb
+from runner_fixtures import save_tiny_model
+from typer.testing import CliRunner
 
-import xbench  # noqa: E402
-from xbench.cli import app  # noqa: E402
-from xbench.errors import InputError  # noqa: E402
-from xbench.translation import TranslationCache, Translator, create_engine, pack_units  # noqa: E402
-from xbench.translation.neural import ApiLlmEngine, HfMtEngine, LlmEngine, lm_prompt  # noqa: E402
+import xbench
+from xbench.cli import app
+from xbench.errors import InputError
+from xbench.translation import TranslationCache, Translator, create_engine, pack_units
+from xbench.translation.neural import ApiLlmEngine, HfMtEngine, LlmEngine, lm_prompt
 
 SENTENCES = [
     "What is the capital of France?",
@@ -86,7 +86,9 @@ def test_translator_packs_by_tokens_and_caches(nllb_dir, tmp_path):
     cache = TranslationCache(tmp_path / "c.sqlite")
     outcome = Translator([engine], cache).translate_or_raise(SENTENCES, "en", "fr")
     sizes = [sum(engine.count_tokens(t) for t in pack) for pack in pack_units(SENTENCES, 20, measure=engine.count_tokens, separator=0)]
-    assert len(spy.calls) == len(sizes) > 1 and all(s <= 20 or n == 1 for s, n in zip(sizes, map(len, pack_units(SENTENCES, 20, measure=engine.count_tokens, separator=0))))
+    assert len(spy.calls) == len(sizes) > 1 and all(
+        s <= 20 or n == 1 for s, n in zip(sizes, map(len, pack_units(SENTENCES, 20, measure=engine.count_tokens, separator=0)))
+    )
     assert [len(c["input_ids"]) for c in spy.calls] == [len(p) for p in pack_units(SENTENCES, 20, measure=engine.count_tokens, separator=0)]
     assert {engine for _, engine in outcome.translations.values()} == {f"hf-mt:{nllb_dir}"}  # provenance per cell
     again = HfMtEngine(str(nllb_dir))
@@ -105,16 +107,51 @@ def test_build_with_hf_mt_records_the_engine_and_bad_language_exits_2(marian_dir
     provenance = pl.read_parquet(sorted((out / "fr_full").glob("test-*.parquet")))["translation"].unique().to_list()
     assert provenance == [f"hf-mt:{marian_dir}"]  # provenance per row
     bad = tmp_path / "bad"
-    result = CliRunner().invoke(app, ["build", "mmlu_mixup", "--source", "sample", "--langs", "it", "--formats", "full", "--translator", f"hf-mt:{marian_dir}",
-                                      "--cache", str(tmp_path / "c.sqlite"), "--out", str(bad), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "mmlu_mixup",
+            "--source",
+            "sample",
+            "--langs",
+            "it",
+            "--formats",
+            "full",
+            "--translator",
+            f"hf-mt:{marian_dir}",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--out",
+            str(bad),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "has no language token for it (>>it<< or >>ita<<); use another engine for it" in result.output
     assert not bad.exists()
 
 
 def test_unloadable_model_exits_2(tmp_path):
-    result = CliRunner().invoke(app, ["build", "mmlu_mixup", "--source", "sample", "--langs", "fr", "--formats", "full",
-                                      "--translator", f"hf-mt:{tmp_path / 'missing'}", "--cache", str(tmp_path / "c.sqlite"), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "mmlu_mixup",
+            "--source",
+            "sample",
+            "--langs",
+            "fr",
+            "--formats",
+            "full",
+            "--translator",
+            f"hf-mt:{tmp_path / 'missing'}",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2 and "cannot load" in result.output
     result = CliRunner().invoke(app, ["build", "mmlu_mixup", "--source", "sample", "--translator", "hf-mt:", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "name a model after the colon" in result.output
@@ -125,8 +162,22 @@ def test_mt_eval_scores_an_hf_mt_engine(nllb_dir, tmp_path):
     testset.mkdir()
     (testset / "eng_Latn.devtest").write_text("\n".join(SENTENCES[:3]) + "\n", encoding="utf-8")
     (testset / "fra_Latn.devtest").write_text("Quelle est la capitale de la France ?\nBonjour le monde\nLe renard.\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["mt-eval", "--testset", str(testset), "--engine", f"hf-mt:{nllb_dir}", "--directions", "en-fr",
-                                      "--cache", str(tmp_path / "c.sqlite"), "--out", str(tmp_path / "scores")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "mt-eval",
+            "--testset",
+            str(testset),
+            "--engine",
+            f"hf-mt:{nllb_dir}",
+            "--directions",
+            "en-fr",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--out",
+            str(tmp_path / "scores"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     hypotheses = (tmp_path / "scores" / f"hf-mt:{nllb_dir}".replace("/", "__") / "en-fr" / "hypotheses.jsonl").read_text().splitlines()
     assert len(hypotheses) == 3 and "chrf" in result.output

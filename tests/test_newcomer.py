@@ -58,8 +58,10 @@ def test_env_lists_versions_for_bug_reports():
 
 def test_sample_pseudo_build_says_so_first_and_is_not_pushed(sample_build):
     body = (sample_build / "README.md").read_text().split("---\n", 2)[2]
-    assert body.lstrip().startswith("**NOT FOR EVALUATION: built from the small bundled sample, not the full source dataset; 'translations' are pseudo placeholders")
-    assert 'loads the default config, `mixup`' in body
+    assert body.lstrip().startswith(
+        "**NOT FOR EVALUATION: built from the small bundled sample, not the full source dataset; 'translations' are pseudo placeholders"
+    )
+    assert "loads the default config, `mixup`" in body
     result = invoke("push", sample_build, "--repo", "org/name")
     assert result.exit_code == 2 and "NOT FOR EVALUATION" in result.output and "Pass --force to push it anyway" in result.output
 
@@ -110,17 +112,31 @@ def test_flags_for_one_letter_and_chance():
 def _result(model, config, value, n=100, flags=()):
     prompt = PromptSettings(0, "english", "ABCD", "none", "maxprob")
     return RunResult(
-        model=model, model_revision=None, dataset="hp_quiz", dataset_revision=None, config=config, split="test", prompt=prompt,
-        seed=0, n_samples=n, metrics={"acc": Metric(value, (value * (1 - value) / (n - 1)) ** 0.5)}, per_subject={},
+        model=model,
+        model_revision=None,
+        dataset="hp_quiz",
+        dataset_revision=None,
+        config=config,
+        split="test",
+        prompt=prompt,
+        seed=0,
+        n_samples=n,
+        metrics={"acc": Metric(value, (value * (1 - value) / (n - 1)) ** 0.5)},
+        per_subject={},
         signature=signature("hp_quiz", config, prompt, build="xbench:hp_quiz|translator:memory|seed:0|v:0.1.0"),
-        build_signature="xbench:hp_quiz|translator:memory|seed:0|v:0.1.0", flags=list(flags),
+        build_signature="xbench:hp_quiz|translator:memory|seed:0|v:0.1.0",
+        flags=list(flags),
     )
 
 
 def test_signature_names_the_build_and_revision():
     prompt = PromptSettings(0, "english", "ABCD", "none", "maxprob")
     sig = signature("org/hp", "fr", prompt, build="xbench:hp_quiz|translator:memory,google|seed:3|v:0.1.0", revision="0123456789abcdef")
-    assert sig == "xbench:org/hp|cfg:fr|rev:0123456789ab|build:hp_quiz/memory,google/seed:3/v:0.1.0|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:" + xbench.__version__
+    assert (
+        sig
+        == "xbench:org/hp|cfg:fr|rev:0123456789ab|build:hp_quiz/memory,google/seed:3/v:0.1.0|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:"
+        + xbench.__version__
+    )
 
 
 def test_report_writes_markdown_csv_json_and_one_figure_for_two_models(tmp_path):
@@ -154,10 +170,13 @@ def test_short_model_names_in_plots():
 
 
 def test_mt_eval_infers_directions_from_jsonl(tmp_path):
-    testset = write_jsonl(tmp_path / "pairs.jsonl", [
-        {"source_lang": "de", "target_lang": "en", "source": "Hallo Welt", "reference": "Hello world"},
-        {"source_lang": "de", "target_lang": "en", "source": "Guten Morgen", "reference": "Good morning"},
-    ])
+    testset = write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [
+            {"source_lang": "de", "target_lang": "en", "source": "Hallo Welt", "reference": "Hello world"},
+            {"source_lang": "de", "target_lang": "en", "source": "Guten Morgen", "reference": "Good morning"},
+        ],
+    )
     hyps = tmp_path / "hyps"
     hyps.mkdir()
     (hyps / "de-en.txt").write_text("Hello world\nGood morning\n")

@@ -8,18 +8,18 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from fake_openai import FakeOpenAI  # noqa: E402
-from runner_fixtures import save_tiny_model  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from fake_openai import FakeOpenAI
+from runner_fixtures import save_tiny_model
+from typer.testing import CliRunner
 
-import xbench  # noqa: E402
-from xbench.api_client import ApiClient, ResponseCache  # noqa: E402
-from xbench.cli import app  # noqa: E402
-from xbench.errors import InputError, XbenchError  # noqa: E402
-from xbench.runner.backends import ApiOptions  # noqa: E402
-from xbench.runner.evaluate import evaluate  # noqa: E402
-from xbench.runner.model import load_model  # noqa: E402
-from xbench.runner.results import read_samples  # noqa: E402
+import xbench
+from xbench.api_client import ApiClient, ResponseCache
+from xbench.cli import app
+from xbench.errors import InputError, XbenchError
+from xbench.runner.backends import ApiOptions
+from xbench.runner.evaluate import evaluate
+from xbench.runner.model import load_model
+from xbench.runner.results import read_samples
 
 SECRET = "sk-test-DO-NOT-PRINT-4242"
 LIMIT = 12
@@ -104,7 +104,10 @@ def test_chat_top_logprobs_match_the_local_logits(server, loaded, mmlu_dir, tmp_
         with torch.inference_mode():
             logp = torch.log_softmax(loaded.model(torch.tensor([loaded.tokenizer(prompt)["input_ids"]])).logits[0, -1].float(), -1)
         top = logp.topk(20)
-        best = {label: max([float(v) for v, i in zip(top.values, top.indices) if loaded.tokenizer.decode([int(i)]).strip() == label], default=-math.inf) for label in "ABCD"}
+        best = {
+            label: max([float(v) for v, i in zip(top.values, top.indices) if loaded.tokenizer.decode([int(i)]).strip() == label], default=-math.inf)
+            for label in "ABCD"
+        }
         expected = max(range(4), key=lambda k: best["ABCD"[k]]) if max(best.values()) > -math.inf else -1
         from xbench.runner.results import prompt_hash
 
@@ -150,8 +153,27 @@ def cli(args, env=None):
 
 
 def eval_args(server_url, mmlu_dir, tmp_path, *extra):
-    return ["eval", "--backend", "openai", "--model", "tiny", "--base-url", server_url, "--dataset", str(mmlu_dir), "--out", str(tmp_path / "run"),
-            "--configs", "en", "--limit", "3", "--response-cache", str(tmp_path / "r.sqlite"), "--quiet", *extra]
+    return [
+        "eval",
+        "--backend",
+        "openai",
+        "--model",
+        "tiny",
+        "--base-url",
+        server_url,
+        "--dataset",
+        str(mmlu_dir),
+        "--out",
+        str(tmp_path / "run"),
+        "--configs",
+        "en",
+        "--limit",
+        "3",
+        "--response-cache",
+        str(tmp_path / "r.sqlite"),
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_cli_run_sends_key_but_never_shows_it(server, mmlu_dir, tmp_path):

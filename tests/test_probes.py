@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("sacrebleu")
 pytest.importorskip("scipy")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from xbench.cli import app  # noqa: E402
-from xbench.probes.embed import compare, cosine, dropout_mask, mix_words, replace_tokens  # noqa: E402
-from xbench.probes.mt import (  # noqa: E402
+from xbench.cli import app
+from xbench.probes.embed import compare, cosine, dropout_mask, mix_words, replace_tokens
+from xbench.probes.mt import (
     LM_PROMPT,
     engine_system,
     evaluate_systems,
@@ -75,11 +75,16 @@ def test_systems_results_and_table(flores, tmp_path):
 
 
 def test_lm_prompt_of_xu_et_al():
-    assert LM_PROMPT.format(source_name="German", target_name="English", text="Hallo Welt.") == "Translate this from German to English:\nGerman: Hallo Welt.\nEnglish:"
+    assert (
+        LM_PROMPT.format(source_name="German", target_name="English", text="Hallo Welt.")
+        == "Translate this from German to English:\nGerman: Hallo Welt.\nEnglish:"
+    )
 
 
 def test_mt_eval_cli(flores, tmp_path):
-    result = CliRunner().invoke(app, ["mt-eval", "--testset", str(flores), "--directions", "en-fr", "--engine", "pseudo", "--cache", str(tmp_path / "c.sqlite")])
+    result = CliRunner().invoke(
+        app, ["mt-eval", "--testset", str(flores), "--directions", "en-fr", "--engine", "pseudo", "--cache", str(tmp_path / "c.sqlite")]
+    )
     assert result.exit_code == 0, result.output
     assert "chrf" in result.output and "en-fr" in result.output and "COMET skipped" in result.output
     result = CliRunner().invoke(app, ["mt-eval", "--testset", str(flores), "--directions", "en-fr"])
@@ -125,7 +130,28 @@ def test_embed_end_to_end_on_the_tiny_model(tmp_path):
     model = save_tiny_model(tmp_path / "model")
     corpus = tmp_path / "wiki.txt"
     corpus.write_text("\n".join(f" The river {i} flows through the old city , and the bridge is {i} metres long . " for i in range(12)) + "\n")
-    result = CliRunner().invoke(app, ["embed", "--model", str(model), "--source", str(corpus), "--docs", "8", "--p", "0.5", "--translator", "pseudo", "--out", str(tmp_path / "emb"), "--cache", str(tmp_path / "c.sqlite"), "--device", "cpu"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "embed",
+            "--model",
+            str(model),
+            "--source",
+            str(corpus),
+            "--docs",
+            "8",
+            "--p",
+            "0.5",
+            "--translator",
+            "pseudo",
+            "--out",
+            str(tmp_path / "emb"),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "emb" / "results.json").read_text())
     assert set(data["metrics"]) == {"cos_mixed", "cos_replace", "cos_dropout", "welch_t_mixed_vs_replace", "p_value_mixed_vs_replace"}
@@ -147,7 +173,9 @@ def test_build_qa_puts_engine_quality_in_the_card(tmp_path, flores, mmlu_source,
     import xbench
 
     out = tmp_path / "qa_build"
-    report = xbench.build("mmlu_mixup", out=out, source=str(mmlu_source), translator="pseudo", cache=cache_path, langs="fr,de", formats="full", options={"qa": str(flores)})
+    report = xbench.build(
+        "mmlu_mixup", out=out, source=str(mmlu_source), translator="pseudo", cache=cache_path, langs="fr,de", formats="full", options={"qa": str(flores)}
+    )
     assert set(report.quality) == {"fr"} and report.quality["fr"]["n"] == 3
     card = (out / "README.md").read_text()
     assert "| French (`fr`) | 3 | " + str(report.quality["fr"]["chrf"]) in card

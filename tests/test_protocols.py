@@ -21,9 +21,9 @@ from runner_fixtures import (
     tiny_llama,
 )
 from typer.testing import CliRunner
-from xbench.builders.mmlu_mixup import load_source
 
 import xbench
+from xbench.builders.mmlu_mixup import load_source
 from xbench.cli import app
 from xbench.errors import InputError
 from xbench.runner import prompts, protocols
@@ -123,7 +123,13 @@ def test_study_translate_then_answer_prompt():
 
 @pytest.mark.parametrize(
     ("template", "prompt"),
-    [("llama2", "[INST] Who? [/INST]"), ("phi", "Question: Who?\n"), ("stablelm", "Question: Who?\n"), ("pythia", "Question: Who?\n"), ("plain", "Question: Who?\nAnswer:")],
+    [
+        ("llama2", "[INST] Who? [/INST]"),
+        ("phi", "Question: Who?\n"),
+        ("stablelm", "Question: Who?\n"),
+        ("pythia", "Question: Who?\n"),
+        ("plain", "Question: Who?\nAnswer:"),
+    ],
 )
 def test_tofu_templates(template, prompt):
     assert protocols.TOFU_TEMPLATES[template].render("Who?") == prompt
@@ -359,7 +365,9 @@ def test_results_record_protocol_dtype_and_signature(mmlu_build, tmp_path):
     chat = settings("study", chat_template=True, system_prompt="Be brief.")
     from xbench.runner.results import signature
 
-    assert signature(str(mmlu_build), "en", chat).endswith("|protocol:study|chat:1|sys:" + __import__("hashlib").sha256(b"Be brief.").hexdigest()[:8] + "|v:0.1.0")
+    assert signature(str(mmlu_build), "en", chat).endswith(
+        "|protocol:study|chat:1|sys:" + __import__("hashlib").sha256(b"Be brief.").hexdigest()[:8] + "|v:0.1.0"
+    )
     old = json.loads((tmp_path / "run" / "en" / "results.json").read_text())
     del old["prompt"]["protocol"]
     from xbench.runner.results import RunResult
@@ -418,7 +426,9 @@ def test_study_tofu_prompts_the_paraphrased_question_in_the_family_template(tmp_
     assert "|strategy:greedy:len200|rouge:default|template:llama2|q:paraphrased_question|protocol:study|" in result.signature
     assert result.metrics["rouge1_recall"].value == 1.0  # scored against the English answer
     seen.clear()
-    evaluate(loaded, str(built), out=tmp_path / "phi", configs=["forget01_perturbed_fr"], split="train", protocol="study", tofu_template="phi", max_new_tokens=5)
+    evaluate(
+        loaded, str(built), out=tmp_path / "phi", configs=["forget01_perturbed_fr"], split="train", protocol="study", tofu_template="phi", max_new_tokens=5
+    )
     assert seen == [("Question: [fr] Which writer was born in Taipei?\n", 5), ("Question: [fr] In which genre does Hsiao write?\n", 5)]
     seen.clear()
     evaluate(loaded, str(built), out=tmp_path / "h", configs=["forget01_perturbed_fr"], split="train", protocol="harness", max_new_tokens=5)
@@ -436,7 +446,22 @@ def test_cli_tofu_without_paraphrased_questions_exits_2_naming_the_subsets(tmp_p
     code, output = run_cli("--model", str(model), "--dataset", str(plain), "--configs", "full_fr", "--split", "train", "--out", str(tmp_path / "run"))
     assert code == 2 and "full_fr: no paraphrased_question column" in output and "forget01/05/10_perturbed" in output
     assert not (tmp_path / "run").exists()
-    code, output = run_cli("--model", str(model), "--dataset", str(plain), "--configs", "full_fr", "--split", "train", "--out", str(tmp_path / "h"), "--protocol", "harness", "--max-new-tokens", "3")
+    code, output = run_cli(
+        "--model",
+        str(model),
+        "--dataset",
+        str(plain),
+        "--configs",
+        "full_fr",
+        "--split",
+        "train",
+        "--out",
+        str(tmp_path / "h"),
+        "--protocol",
+        "harness",
+        "--max-new-tokens",
+        "3",
+    )
     assert code == 0, output
 
 
@@ -462,7 +487,20 @@ def test_cli_tokenizer_from_elsewhere(mmlu_build, tmp_path):
     byte_level_tokenizer().save_pretrained(tokenizer_dir)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         (model / name).unlink(missing_ok=True)
-    code, output = run_cli("--model", str(model), "--dataset", str(mmlu_build), "--configs", "en", "--limit", "2", "--out", str(tmp_path / "run"), "--tokenizer", str(tokenizer_dir))
+    code, output = run_cli(
+        "--model",
+        str(model),
+        "--dataset",
+        str(mmlu_build),
+        "--configs",
+        "en",
+        "--limit",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--tokenizer",
+        str(tokenizer_dir),
+    )
     assert code == 0, output
     assert load_results(tmp_path / "run" / "en" / "results.json").tokenizer == str(tokenizer_dir)
     assert load_model(str(model), device="cpu", tokenizer=str(tokenizer_dir)).tokenizer("A").input_ids == byte_level_tokenizer()("A").input_ids

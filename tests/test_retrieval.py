@@ -68,14 +68,34 @@ def test_cli_writes_an_index_that_builds_a_subset(tmp_path):
     chosen = [d["index"] for d in data["documents"]]
     assert chosen == [0, 1, 2, 4]
     out = tmp_path / "hp_subset"
-    result = CliRunner().invoke(app, ["build", "wikitext_mixed", "--source", str(corpus), "--subset", str(index), "--translator", "pseudo", "--pool", "en,fr", "--out", str(out), "--cache", str(tmp_path / "c.sqlite")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "wikitext_mixed",
+            "--source",
+            str(corpus),
+            "--subset",
+            str(index),
+            "--translator",
+            "pseudo",
+            "--pool",
+            "en,fr",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     import pyarrow.parquet as pq
 
     assert [r["source_index"] for r in pq.read_table(out / "sentence" / "train-00000-of-00001.parquet").to_pylist()] == chosen
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--top-k", "0"], "--top-k: must be at least 1"), (["--query", "/nonexistent.txt"], "--query /nonexistent.txt: cannot read")])
+@pytest.mark.parametrize(
+    ("args", "message"), [(["--top-k", "0"], "--top-k: must be at least 1"), (["--query", "/nonexistent.txt"], "--query /nonexistent.txt: cannot read")]
+)
 def test_bad_input_exits_2(tmp_path, args, message):
     corpus = tmp_path / "wiki.train.txt"
     corpus.write_text("\n".join(DOCS) + "\n", encoding="utf-8")

@@ -8,18 +8,18 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer, tiny_llama  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer, tiny_llama
+from typer.testing import CliRunner
 
-import xbench  # noqa: E402
-from xbench.builders.mmlu_mixup import load_source  # noqa: E402
-from xbench.cli import app  # noqa: E402
-from xbench.errors import InputError  # noqa: E402
-from xbench.runner import prompts  # noqa: E402
-from xbench.runner.evaluate import evaluate  # noqa: E402
-from xbench.runner.model import load_model  # noqa: E402
-from xbench.runner.results import load_results  # noqa: E402
-from xbench.runner.scoring import McScorer, resolve_option_tokens  # noqa: E402
+import xbench
+from xbench.builders.mmlu_mixup import load_source
+from xbench.cli import app
+from xbench.errors import InputError
+from xbench.runner import prompts
+from xbench.runner.evaluate import evaluate
+from xbench.runner.model import load_model
+from xbench.runner.results import load_results
+from xbench.runner.scoring import McScorer, resolve_option_tokens
 
 SAMPLE = load_source("sample", ("test", "dev"))
 
@@ -97,7 +97,7 @@ def test_prefix_cache_and_batching_equal_plain_scoring(make):
     tokenizer = make()
     model = tiny_llama(tokenizer)
     scorer = McScorer(model, tokenizer, resolve_option_tokens(tokenizer, "ABCD"))
-    prefix, texts = _prompts()
+    _prefix, texts = _prompts()
     plain = [scorer.score_plain(t) for t in texts]
     cached = scorer.score_group(texts)
     batched = scorer.score_batch(texts)
@@ -133,7 +133,18 @@ def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     assert en.build_signature == "xbench:mmlu_mixup|translator:pseudo|seed:0|v:0.1.0" and en.dataset_revision is None
     assert en.n_samples == 40 and en.schema_version == 1 and en.packages["torch"].startswith("2.")
     samples = [json.loads(line) for line in (tmp_path / "run" / "en" / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 40 and set(samples[0]) == {"id", "subject", "prompt_hash", "probs", "logprobs", "prediction", "target", "correct", "generation", "run_key"}
+    assert len(samples) == 40 and set(samples[0]) == {
+        "id",
+        "subject",
+        "prompt_hash",
+        "probs",
+        "logprobs",
+        "prediction",
+        "target",
+        "correct",
+        "generation",
+        "run_key",
+    }
     assert {s["run_key"] for s in samples} == {en.run_key} and len(en.run_key) == 16
     assert en.metrics["acc"].value == pytest.approx(sum(s["correct"] for s in samples) / 40)
     assert set(en.per_subject) == {"high_school_geography", "world_religions", "college_medicine", "elementary_mathematics"}
@@ -166,7 +177,10 @@ def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
 def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
-    result = runner.invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--configs", "en,fr_full,fr_gt_option", "--limit", "8", "--out", str(run), "--quiet"])
+    result = runner.invoke(
+        app,
+        ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--configs", "en,fr_full,fr_gt_option", "--limit", "8", "--out", str(run), "--quiet"],
+    )
     assert result.exit_code == 0, result.output
     assert "fr_gt_option" in result.output and "acc" in result.output
     result = runner.invoke(app, ["report", str(run), "--plots", str(tmp_path / "plots")])
@@ -194,9 +208,7 @@ def test_cli_bad_input_exits_2(model_dir, mmlu_dir, tmp_path, override, message)
 def test_translate_then_answer_prompt_exact():
     mixed = {"question": "[fr] Q?", "choices": ["[fr] a", "b", "c", "d"], "answer": 0}
     english = {"question": "Q?", "choices": ["a", "b", "c", "d"], "answer": 0}
-    assert prompts.translate_demo(mixed, english, "ABCD") == (
-        "[fr] Q?\nA. [fr] a\nB. b\nC. c\nD. d\nEnglish: Q?\nA. a\nB. b\nC. c\nD. d\nAnswer: A\n\n"
-    )
+    assert prompts.translate_demo(mixed, english, "ABCD") == ("[fr] Q?\nA. [fr] a\nB. b\nC. c\nD. d\nEnglish: Q?\nA. a\nB. b\nC. c\nD. d\nAnswer: A\n\n")
     assert prompts.translate_query("[de] R?", ["w", "x", "y", "z"], "ABCD") == "[de] R?\nA. w\nB. x\nC. y\nD. z\nEnglish:"
 
 

@@ -97,8 +97,26 @@ def test_an_engine_refusing_the_key_never_shows_it(tmp_path, mmlu_source, local_
     log = tmp_path / "debug.log"
     logging.basicConfig(filename=log, level=logging.DEBUG, force=True)  # urllib3 logs every URL, keys in queries too
     try:
-        result = runner.invoke(app, ["build", "mmlu_mixup", "--source", str(mmlu_source), "--translator", engine, "--langs", "fr",
-                                     "--formats", "full", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c.sqlite"), "--quiet"])
+        result = runner.invoke(
+            app,
+            [
+                "build",
+                "mmlu_mixup",
+                "--source",
+                str(mmlu_source),
+                "--translator",
+                engine,
+                "--langs",
+                "fr",
+                "--formats",
+                "full",
+                "--out",
+                str(tmp_path / "o"),
+                "--cache",
+                str(tmp_path / "c.sqlite"),
+                "--quiet",
+            ],
+        )
     finally:
         logging.basicConfig(level=logging.WARNING, force=True)
     assert result.exit_code == 1, result.output
@@ -137,8 +155,26 @@ def test_hub_token_is_stripped_and_never_printed(tmp_path, mmlu_source, fake_key
 
     monkeypatch.setattr("huggingface_hub.HfApi", lambda: Refusing())
     built = tmp_path / "built"
-    result = runner.invoke(app, ["build", "mmlu_mixup", "--source", str(mmlu_source), "--translator", "pseudo", "--langs", "fr",
-                                 "--formats", "full", "--out", str(built), "--cache", str(tmp_path / "c.sqlite"), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "build",
+            "mmlu_mixup",
+            "--source",
+            str(mmlu_source),
+            "--translator",
+            "pseudo",
+            "--langs",
+            "fr",
+            "--formats",
+            "full",
+            "--out",
+            str(built),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["push", str(built), "--repo", "org/name", "--force"])  # a pseudo build is pushed only when forced
     assert result.exit_code == 1 and "push to org/name failed" in result.output

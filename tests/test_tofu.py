@@ -35,7 +35,9 @@ def tofu_file(tmp_path):
 def test_questions_translated_answers_kept(tmp_path, tofu_file, cache_path):
     out = tmp_path / "tofu"
     engine = FakeEngine()
-    report = xbench.build("tofu", out=out, source=str(tofu_file), translator=engine, cache=cache_path, langs="fr,de", options={"source_config": "forget01_perturbed"})
+    report = xbench.build(
+        "tofu", out=out, source=str(tofu_file), translator=engine, cache=cache_path, langs="fr,de", options={"source_config": "forget01_perturbed"}
+    )
     assert list(report.configs) == ["forget01_perturbed_en", "forget01_perturbed_fr", "forget01_perturbed_de"]
     fr = load_dataset(str(out), "forget01_perturbed_fr", split="train")
     row = fr[0]
@@ -73,6 +75,8 @@ def test_plain_subset_without_paraphrases(tmp_path, cache_path):
 
 def test_missing_question_exits_2(tmp_path, cache_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"question": "Q?", "answer": "A."}, {"answer": "no question"}])
-    result = CliRunner().invoke(app, ["build", "tofu", "--source", str(bad), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path)])
+    result = CliRunner().invoke(
+        app, ["build", "tofu", "--source", str(bad), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path)]
+    )
     assert result.exit_code == 2 and "bad.jsonl: row 2: missing 'question'" in result.output
     assert not (tmp_path / "o").exists()

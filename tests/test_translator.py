@@ -1,6 +1,7 @@
 import math
 
 import pytest
+from conftest import FakeEngine
 
 from xbench.errors import InputError, TranslationFailed
 from xbench.translation import (
@@ -12,8 +13,6 @@ from xbench.translation import (
     pack_units,
     resolve_engines,
 )
-
-from conftest import FakeEngine
 
 
 def make(engines, cache_path, **kwargs):

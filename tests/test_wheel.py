@@ -47,7 +47,25 @@ def test_wheel_installs_into_a_fresh_venv_and_builds(tmp_path):
     located = _run([python, "-c", "import xbench, xbench.builders.mmlu_mixup as m; print(xbench.__file__); print(m.__file__)"], cwd=tmp_path)
     assert all(str(env_dir) in line for line in located.stdout.splitlines()), located.stdout
     out = tmp_path / "out"
-    _run([env_dir / "bin" / "xbench", "build", "mmlu_mixup", "--source", "sample", "--translator", "pseudo", "--langs", "fr", "--out", out, "--cache", tmp_path / "c.sqlite", "--quiet"], cwd=tmp_path)
+    _run(
+        [
+            env_dir / "bin" / "xbench",
+            "build",
+            "mmlu_mixup",
+            "--source",
+            "sample",
+            "--translator",
+            "pseudo",
+            "--langs",
+            "fr",
+            "--out",
+            out,
+            "--cache",
+            tmp_path / "c.sqlite",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
     assert (out / "README.md").read_text().startswith("---\npretty_name: MMLU in mixed languages")
     assert (out / "fr_gt_option" / "test-00000-of-00001.parquet").is_file()
     version = _run([env_dir / "bin" / "xbench", "--version"], cwd=tmp_path).stdout

@@ -132,7 +132,9 @@ def test_index_file_subsets(tmp_path, wiki_dir, cache_path):
 
 def test_dry_run_counts_and_writes_nothing(tmp_path, wiki_dir, cache_path):
     engine = FakeEngine()
-    report = xbench.build("wikitext_mixed", out=tmp_path / "dry", source=str(wiki_dir), translator=engine, cache=cache_path, dry_run=True, options={"units": "words8"})
+    report = xbench.build(
+        "wikitext_mixed", out=tmp_path / "dry", source=str(wiki_dir), translator=engine, cache=cache_path, dry_run=True, options={"units": "words8"}
+    )
     assert engine.requests == [] and not (tmp_path / "dry").exists()
     assert report.configs == {"words8": {"train": 7}}
     assert sum(s.characters for s in report.languages.values()) > 0 and all(s.requests >= 1 for s in report.languages.values())
@@ -148,7 +150,9 @@ def test_dry_run_counts_and_writes_nothing(tmp_path, wiki_dir, cache_path):
     ],
 )
 def test_bad_options_exit_2(tmp_path, wiki_dir, cache_path, args, message):
-    result = CliRunner().invoke(app, ["build", "wikitext_mixed", "--source", str(wiki_dir), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path), *args])
+    result = CliRunner().invoke(
+        app, ["build", "wikitext_mixed", "--source", str(wiki_dir), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path), *args]
+    )
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "o").exists()
@@ -157,7 +161,9 @@ def test_bad_options_exit_2(tmp_path, wiki_dir, cache_path, args, message):
 def test_empty_source_exits_2(tmp_path, cache_path):
     empty = tmp_path / "empty.txt"
     empty.write_text(" \n \n")
-    result = CliRunner().invoke(app, ["build", "wikitext_mixed", "--source", str(empty), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path)])
+    result = CliRunner().invoke(
+        app, ["build", "wikitext_mixed", "--source", str(empty), "--translator", "pseudo", "--out", str(tmp_path / "o"), "--cache", str(cache_path)]
+    )
     assert result.exit_code == 2 and "no documents in the train split" in result.output
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.xbench-*"))
 

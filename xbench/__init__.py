@@ -7,7 +7,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from xbench.errors import InputError, TranslationFailed, XbenchError  # noqa: E402
+from xbench.errors import InputError, TranslationFailed, XbenchError
 
 # Imported on first use: the build pipeline pulls in `datasets`, which `xbench --help` does not need.
 _LAZY = {"BuildReport": "xbench.pipeline", "build": "xbench.pipeline", "Engine": "xbench.translation", "TranslationCache": "xbench.translation"}

@@ -15,8 +15,21 @@ INSTALL_RUN = f'pip install "{DISTRIBUTION}[run]" (from a clone: pip install ".[
 CPU_TORCH = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 
 REPORTED_PACKAGES = (
-    "torch", "transformers", "tokenizers", "accelerate", "datasets", "huggingface-hub", "pyarrow", "polars",
-    "numpy", "deep-translator", "sacrebleu", "rouge-score", "lm-eval", "typer", "rich",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "datasets",
+    "huggingface-hub",
+    "pyarrow",
+    "polars",
+    "numpy",
+    "deep-translator",
+    "sacrebleu",
+    "rouge-score",
+    "lm-eval",
+    "typer",
+    "rich",
 )
 
 

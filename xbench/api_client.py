@@ -170,9 +170,7 @@ class ApiClient:
         try:
             reply = self._session().get(f"{self.base_url}/models", timeout=self.timeout)
         except requests.RequestException as err:
-            raise InputError(
-                f"--base-url {self.shown_url}: no server answers ({type(err).__name__}); start it (vllm serve MODEL) or fix the URL"
-            ) from None
+            raise InputError(f"--base-url {self.shown_url}: no server answers ({type(err).__name__}); start it (vllm serve MODEL) or fix the URL") from None
         if reply.status_code in (401, 403):
             raise InputError(f"{self.shown_url} refused the API key (HTTP {reply.status_code}); set ${self.api_key_env} to a valid key")
         if reply.status_code != 200:
@@ -227,8 +225,7 @@ class ApiClient:
             attempt += 1
             if attempt > self.max_retries:
                 raise XbenchError(
-                    f"{self.shown_url}/{endpoint}: {problem} after {self.max_retries} retries; "
-                    "retry later or lower --concurrency (answers so far are cached)"
+                    f"{self.shown_url}/{endpoint}: {problem} after {self.max_retries} retries; retry later or lower --concurrency (answers so far are cached)"
                 )
             with self._lock:
                 self.stats.retries += 1

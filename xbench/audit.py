@@ -21,8 +21,50 @@ Row = dict[str, Any]
 Candidates = frozenset[int]
 # Words that carry no identity: an option sharing one of these with the question is no cue.
 FUNCTION_WORDS = frozenset(
-    "a an the of in on at to for from by with and or is are was were be been what which who whom whose how "
-    "did does do his her its their this that these those as into than type spell".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "how",
+        "did",
+        "does",
+        "do",
+        "his",
+        "her",
+        "its",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "as",
+        "into",
+        "than",
+        "type",
+        "spell",
+    ]
 )
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 SUFFIX_LENGTH = 4
@@ -186,9 +228,7 @@ def surface_baselines(rows: Sequence[Row]) -> list[Baseline]:
         raise InputError("audit: no rows")
     width = len(rows[0]["choices"])
     letters = "ABCDEFGHIJ"[:width]
-    result = [
-        _baseline(f"always_{letter}", f"always answer {letter}", rows, [frozenset([i])] * len(rows)) for i, letter in enumerate(letters)
-    ]
+    result = [_baseline(f"always_{letter}", f"always answer {letter}", rows, [frozenset([i])] * len(rows)) for i, letter in enumerate(letters)]
     table = cue_candidates(rows)
     for name, candidates in table.items():
         description = ROW_CUES[name][0] if name in ROW_CUES else PRIOR_DESCRIPTIONS[name]

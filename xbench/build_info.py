@@ -34,7 +34,9 @@ def read_build_info(folder: str | Path) -> BuildInfo:
     metadata = _front_matter(card)
     report = _read_report(folder / REPORT_FILE)
     info = BuildInfo(
-        family=report.get("dataset", folder.name), pretty_name=metadata.get("pretty_name"), default_config=None,
+        family=report.get("dataset", folder.name),
+        pretty_name=metadata.get("pretty_name"),
+        default_config=None,
         signature=signature_from_fields(report["dataset"], report["translator"], report["seed"], report["xbench_version"]) if report else None,
         notice=build_notice(str(report.get("translator", "")), report.get("source")) if report else None,
     )

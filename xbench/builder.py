@@ -92,9 +92,7 @@ class MixedBuilder(datasets.GeneratorBasedBuilder):
     segments = staticmethod(mc_segments)
     render = staticmethod(mix_row)
 
-    def __init__(
-        self, *args: Any, rows: Mapping[str, list[Row]], spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any], **kwargs: Any
-    ):
+    def __init__(self, *args: Any, rows: Mapping[str, list[Row]], spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any], **kwargs: Any):
         self._rows, self._spec, self._seed, self._lookup, self._options = rows, spec, seed, lookup, options
         super().__init__(*args, config_name=spec.name, **kwargs)
 

@@ -122,13 +122,15 @@ def _translation_table(report: BuildReport) -> str:
     ]
     for code, stats in report.languages.items():
         engines = ", ".join(f"{name} ({count:,})" for name, count in sorted(stats.engines.items())) or "-"
-        lines.append(
-            f"| {LANGUAGES[code].name} (`{code}`) | {stats.segments:,} | {stats.characters:,} | {engines} "
-            f"| {stats.failures:,} |"
-        )
+        lines.append(f"| {LANGUAGES[code].name} (`{code}`) | {stats.segments:,} | {stats.characters:,} | {engines} | {stats.failures:,} |")
     if report.quality:
-        lines += ["", "Translation quality of the chain on a held-out parallel sample (`--qa`, sacrebleu):", "",
-                  "| language | sentences | chrF | BLEU |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "Translation quality of the chain on a held-out parallel sample (`--qa`, sacrebleu):",
+            "",
+            "| language | sentences | chrF | BLEU |",
+            "|---|---|---|---|",
+        ]
         for code, q in report.quality.items():
             lines.append(f"| {LANGUAGES[code].name} (`{code}`) | {q['n']} | {q['chrf']} | {q['bleu']} |")
         lines += ["", f"Signatures: `{next(iter(report.quality.values()))['signature']}`"]
@@ -139,7 +141,4 @@ def _untranslated_text(report: BuildReport) -> str:
     if not report.untranslated:
         return "Every cell that a config shows in another language was translated (no untranslated cells)."
     rows = ", ".join(f"`{name}`: {count:,}" for name, count in report.untranslated.items())
-    return (
-        "Some cells could not be translated and were kept in English, marked in the `untranslated` column "
-        f"(built with `--allow-untranslated`): {rows}."
-    )
+    return f"Some cells could not be translated and were kept in English, marked in the `untranslated` column (built with `--allow-untranslated`): {rows}."

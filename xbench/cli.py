@@ -7,7 +7,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,8 +16,11 @@ from xbench.errors import XbenchError
 
 # Plain Click help: flags read as flags, every default shows, and piped help is not boxed.
 app = typer.Typer(
-    help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.", no_args_is_help=True,
-    add_completion=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
+    help="Build mixed-language benchmarks and measure the crosslingual knowledge barrier.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 translations_app = typer.Typer(help="Move translation memories in and out of the cache (JSONL).", no_args_is_help=True)
 app.add_typer(translations_app, name="translations")
@@ -25,7 +28,6 @@ export_app = typer.Typer(help="Export a built dataset for other tools.", no_args
 app.add_typer(export_app, name="export")
 score_app = typer.Typer(help="Score outputs produced elsewhere with xbench's metrics.", no_args_is_help=True)
 app.add_typer(score_app, name="score")
-
 
 
 def _console(stderr: bool = False) -> Console:
@@ -40,9 +42,9 @@ def _console(stderr: bool = False) -> Console:
 out_console = _console()
 err_console = _console(stderr=True)
 
-CacheOption = Annotated[Optional[Path], typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
+CacheOption = Annotated[Path | None, typer.Option("--cache", help="Translation cache (SQLite); default under the user cache dir.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Quiet: no progress, tables or notes; only the result lines and errors.")]
-ThreadsOption = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: torch's choice, often slow on a busy machine).")]
+ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (default: torch's choice, often slow on a busy machine).")]
 
 
 def _show_version(value: bool) -> None:
@@ -120,46 +122,81 @@ def engines() -> None:
 @_exit_codes
 def build(
     dataset: Annotated[str, typer.Argument(help="Dataset family, e.g. mmlu_mixup.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output folder (Hub-ready). [required unless --dry-run]")] = None,
-    langs: Annotated[Optional[str], typer.Option(help="Comma-separated language codes, or 'all'.")] = None,
-    formats: Annotated[Optional[str], typer.Option(help="Comma-separated formats, or 'all'.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Local source (file or folder) instead of the Hub; 'sample' for the bundled sample.")] = None,
-    translator: Annotated[Optional[str], typer.Option(help="Engine chain, left to right, e.g. memory,google. [default: google for mmlu_mixup, tofu and wikitext_mixed (needs network); memory,google for hp_quiz; offline: pseudo, memory, apertium, freedict]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", metavar="DIR", help="Output folder (Hub-ready). [required unless --dry-run]")] = None,
+    langs: Annotated[str | None, typer.Option(help="Comma-separated language codes, or 'all'.")] = None,
+    formats: Annotated[str | None, typer.Option(help="Comma-separated formats, or 'all'.")] = None,
+    source: Annotated[str | None, typer.Option(help="Local source (file or folder) instead of the Hub; 'sample' for the bundled sample.")] = None,
+    translator: Annotated[
+        str | None,
+        typer.Option(
+            help="Engine chain, left to right, e.g. memory,google. [default: google for mmlu_mixup, tofu and wikitext_mixed (needs network); memory,google for hp_quiz; offline: pseudo, memory, apertium, freedict]"
+        ),
+    ] = None,
     cache: CacheOption = None,
     seed: Annotated[int, typer.Option(help="Seed for per-row random choices.")] = 0,
     mixup_pool: Annotated[str, typer.Option(help="Five languages for the mixup config.")] = "en,fr,de,es,it",
-    splits: Annotated[Optional[str], typer.Option(help="Comma-separated splits (default: all of the family's).")] = None,
+    splits: Annotated[str | None, typer.Option(help="Comma-separated splits (default: all of the family's).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report segments, characters and requests; translate nothing.")] = False,
-    allow_untranslated: Annotated[bool, typer.Option("--allow-untranslated", help="Keep failed cells in English, marked in the 'untranslated' column.")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Parallel requests per engine.")] = None,
-    source_config: Annotated[Optional[str], typer.Option(help="Config of the source dataset (tofu: forget10_perturbed; wikitext_mixed: wikitext-103-raw-v1).")] = None,
+    allow_untranslated: Annotated[
+        bool, typer.Option("--allow-untranslated", help="Keep failed cells in English, marked in the 'untranslated' column.")
+    ] = False,
+    workers: Annotated[int | None, typer.Option(help="Parallel requests per engine.")] = None,
+    source_config: Annotated[
+        str | None, typer.Option(help="Config of the source dataset (tofu: forget10_perturbed; wikitext_mixed: wikitext-103-raw-v1).")
+    ] = None,
     translate_answers: Annotated[bool, typer.Option("--translate-answers", help="tofu: add translated answers in extra columns.")] = False,
-    unit: Annotated[Optional[str], typer.Option(help="wikitext_mixed: document, sentence or words<k> (comma-separated for several configs).")] = None,
+    unit: Annotated[str | None, typer.Option(help="wikitext_mixed: document, sentence or words<k> (comma-separated for several configs).")] = None,
     doc_unit: Annotated[str, typer.Option(help="wikitext_mixed: line (every non-empty line) or article.")] = "line",
-    pool: Annotated[Optional[str], typer.Option(help="wikitext_mixed: languages units are drawn from (default en,fr,de,es,it).")] = None,
-    max_docs: Annotated[Optional[int], typer.Option(help="wikitext_mixed: only the first N documents.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="wikitext_mixed: N documents drawn at random with --seed.")] = None,
-    subset: Annotated[Optional[Path], typer.Option(help="wikitext_mixed: only the documents of an index file (xbench retrieve, or the study's HP index).")] = None,
-    all_languages: Annotated[bool, typer.Option("--all-languages", help="wikitext_mixed: also write <unit>_all, every document once in each pool language (the study's 5x reference, Fig. 18).")] = False,
-    qa: Annotated[Optional[Path], typer.Option(help="Parallel sample (FLoRes folder or JSONL): score the engine chain on it and put chrF/BLEU in the card.")] = None,
+    pool: Annotated[str | None, typer.Option(help="wikitext_mixed: languages units are drawn from (default en,fr,de,es,it).")] = None,
+    max_docs: Annotated[int | None, typer.Option(help="wikitext_mixed: only the first N documents.")] = None,
+    sample: Annotated[int | None, typer.Option(help="wikitext_mixed: N documents drawn at random with --seed.")] = None,
+    subset: Annotated[Path | None, typer.Option(help="wikitext_mixed: only the documents of an index file (xbench retrieve, or the study's HP index).")] = None,
+    all_languages: Annotated[
+        bool,
+        typer.Option(
+            "--all-languages", help="wikitext_mixed: also write <unit>_all, every document once in each pool language (the study's 5x reference, Fig. 18)."
+        ),
+    ] = False,
+    qa: Annotated[
+        Path | None, typer.Option(help="Parallel sample (FLoRes folder or JSONL): score the engine chain on it and put chrF/BLEU in the card.")
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
     from xbench.pipeline import build as run_build
-
     from xbench.progress import ProgressDisplay
 
     if translator is None and not dry_run:
         _check_default_translator(dataset)
     with ProgressDisplay("translating en->{key}", quiet=quiet) as shown:
         report = run_build(
-            dataset, out=out, langs=langs, formats=formats, source=source, translator=translator, cache=cache,
-            seed=seed, mixup_pool=mixup_pool, splits=splits, dry_run=dry_run, allow_untranslated=allow_untranslated,
-            workers=workers, progress=lambda lang, delta, total: shown.advance(lang, delta, total),
+            dataset,
+            out=out,
+            langs=langs,
+            formats=formats,
+            source=source,
+            translator=translator,
+            cache=cache,
+            seed=seed,
+            mixup_pool=mixup_pool,
+            splits=splits,
+            dry_run=dry_run,
+            allow_untranslated=allow_untranslated,
+            workers=workers,
+            progress=lambda lang, delta, total: shown.advance(lang, delta, total),
             on_config=lambda name: shown.note(f"wrote config {name}"),
             options={
-                "source_config": source_config, "translate_answers": translate_answers, "units": unit, "doc_unit": doc_unit,
-                "pool": pool, "max_docs": max_docs, "sample": sample, "sample_seed": seed, "subset": subset, "qa": qa, "all_languages": all_languages,
+                "source_config": source_config,
+                "translate_answers": translate_answers,
+                "units": unit,
+                "doc_unit": doc_unit,
+                "pool": pool,
+                "max_docs": max_docs,
+                "sample": sample,
+                "sample_seed": seed,
+                "subset": subset,
+                "qa": qa,
+                "all_languages": all_languages,
             },
         )
     _print_report(report, quiet)
@@ -177,11 +214,22 @@ def _check_default_translator(dataset: str) -> None:
 def _print_report(report, quiet: bool = False) -> None:
     from rich.table import Table
 
-    table = Table("lang", "segments", "chars", "requests", "cached", "retries", "failed", "engines", title="translation" + (" (dry run)" if report.dry_run else ""))
+    table = Table(
+        "lang", "segments", "chars", "requests", "cached", "retries", "failed", "engines", title="translation" + (" (dry run)" if report.dry_run else "")
+    )
     table.columns[-1].overflow = "fold"
     for code, stats in report.languages.items() if not quiet else ():
         engines = ", ".join(f"{k or 'none'}:{v}" for k, v in sorted(stats.engines.items()))
-        table.add_row(code, f"{stats.segments:,}", f"{stats.characters:,}", f"{stats.requests:,}", f"{stats.cache_hits:,}", str(stats.retries), str(stats.failures), engines)
+        table.add_row(
+            code,
+            f"{stats.segments:,}",
+            f"{stats.characters:,}",
+            f"{stats.requests:,}",
+            f"{stats.cache_hits:,}",
+            str(stats.retries),
+            str(stats.failures),
+            engines,
+        )
     if not quiet:
         out_console.print(table)
     if report.dry_run:
@@ -196,7 +244,7 @@ def _print_report(report, quiet: bool = False) -> None:
 def push(
     folder: Annotated[Path, typer.Argument(help="A folder written by xbench build.")],
     repo: Annotated[str, typer.Option("--repo", help="Hub dataset repo, ORG/NAME.")],
-    revision: Annotated[Optional[str], typer.Option(help="Tag to create for this upload, e.g. v1.0.")] = None,
+    revision: Annotated[str | None, typer.Option(help="Tag to create for this upload, e.g. v1.0.")] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Push a sample or pseudo-translated build anyway (refused otherwise).")] = False,
 ) -> None:
@@ -211,7 +259,7 @@ def push(
 @_exit_codes
 def translations_import(
     file: Annotated[Path, typer.Argument(help="JSONL with source_lang, target_lang, source, target, engine.")],
-    engine: Annotated[Optional[str], typer.Option(help="Record every entry under this engine name instead of the file's.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Record every entry under this engine name instead of the file's.")] = None,
     cache: CacheOption = None,
 ) -> None:
     """Import a translation memory into the cache."""
@@ -226,9 +274,9 @@ def translations_import(
 @_exit_codes
 def translations_export(
     file: Annotated[Path, typer.Argument(help="JSONL file to write.")],
-    source_lang: Annotated[Optional[str], typer.Option(help="Only this source language.")] = None,
-    target_lang: Annotated[Optional[str], typer.Option(help="Only this target language.")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="Only entries made by this engine.")] = None,
+    source_lang: Annotated[str | None, typer.Option(help="Only this source language.")] = None,
+    target_lang: Annotated[str | None, typer.Option(help="Only this target language.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Only entries made by this engine.")] = None,
     cache: CacheOption = None,
 ) -> None:
     """Export the cache (or part of it) as a JSONL translation memory."""
@@ -245,38 +293,54 @@ def eval_command(
     model: Annotated[str, typer.Option("--model", help="Hub id, local model folder or local .gguf file.")],
     dataset: Annotated[str, typer.Option("--dataset", help="A folder written by xbench build, or a Hub dataset id.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: <config>/results.json and samples.jsonl.")],
-    configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
+    configs: Annotated[str | None, typer.Option(help="Comma-separated configs (default: all).")] = None,
     split: Annotated[str, typer.Option(help="Split to score.")] = "test",
     shots: Annotated[int, typer.Option(help="Number of demos (first k dev rows of the subject).")] = 0,
     demos: Annotated[str, typer.Option(help="Demo rows: english (the en config), same (the same config) or translate (translate-then-answer).")] = "english",
     ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
     instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
     strategy: Annotated[str, typer.Option(help="maxprob or first-token.")] = "maxprob",
-    limit: Annotated[Optional[int], typer.Option(help="Score only the first N rows of each config.")] = None,
-    subjects: Annotated[Optional[str], typer.Option(help="Comma-separated subjects (MMLU).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Score only the first N rows of each config.")] = None,
+    subjects: Annotated[str | None, typer.Option(help="Comma-separated subjects (MMLU).")] = None,
     dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
-    device_map: Annotated[Optional[str], typer.Option(help="'auto' spreads a model too large for one GPU over all of them (accelerate).")] = None,
+    device_map: Annotated[str | None, typer.Option(help="'auto' spreads a model too large for one GPU over all of them (accelerate).")] = None,
     batch_size: Annotated[str, typer.Option(help="Questions per forward pass, or auto (1 on CPU).")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Keep the samples already written and score the rest.")] = False,
-    max_new_tokens: Annotated[Optional[int], typer.Option(help="Greedy tokens per generation (default: TOFU's 200 incl. the prompt under study, 200 new under harness; 256 for study translate-then-answer).")] = None,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Greedy tokens per generation (default: TOFU's 200 incl. the prompt under study, 200 new under harness; 256 for study translate-then-answer)."
+        ),
+    ] = None,
     rouge_tokenizer: Annotated[str, typer.Option(help="default (rouge_score's, Latin letters only) or unicode.")] = "default",
     protocol: Annotated[str, typer.Option(help="study (the paper's official prompts and scoring) or harness (lm-evaluation-harness conventions).")] = "study",
-    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer Hub id or folder, for checkpoints whose tokenizer lives elsewhere (with --backend openai --dry-run: exact prompt token counts).")] = None,
-    apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template", help="Wrap each prompt in the tokenizer's chat template (instruct models).")] = False,
-    system_prompt: Annotated[Optional[str], typer.Option(help="System prompt (a system turn with --apply-chat-template, else a paragraph before the prompt).")] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help="Tokenizer Hub id or folder, for checkpoints whose tokenizer lives elsewhere (with --backend openai --dry-run: exact prompt token counts)."
+        ),
+    ] = None,
+    apply_chat_template: Annotated[
+        bool, typer.Option("--apply-chat-template", help="Wrap each prompt in the tokenizer's chat template (instruct models).")
+    ] = False,
+    system_prompt: Annotated[
+        str | None, typer.Option(help="System prompt (a system turn with --apply-chat-template, else a paragraph before the prompt).")
+    ] = None,
     tofu_template: Annotated[str, typer.Option(help="TOFU under study: auto (from the architecture), llama2, phi, stablelm, pythia or plain.")] = "auto",
-    log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write each full prompt into samples.jsonl (per-option scores are always there).")] = False,
+    log_samples: Annotated[
+        bool, typer.Option("--log-samples", help="Also write each full prompt into samples.jsonl (per-option scores are always there).")
+    ] = False,
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
     # --- server backend (OpenAI-compatible: OpenAI, vllm serve, TGI, llama.cpp) ---
     backend: Annotated[str, typer.Option(help="local (transformers) or openai (an OpenAI-compatible server at --base-url).")] = "local",
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="openai: server URL, e.g. http://localhost:8000/v1.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="openai: server URL, e.g. http://localhost:8000/v1.")] = None,
     api_key_env: Annotated[str, typer.Option(help="openai: environment variable holding the API key (never printed).")] = "OPENAI_API_KEY",
     endpoint: Annotated[str, typer.Option(help="openai: completions or chat.")] = "completions",
     concurrency: Annotated[int, typer.Option(help="openai: requests in flight at once.")] = 8,
     timeout: Annotated[float, typer.Option(help="openai: seconds before a request is retried.")] = 60.0,
-    response_cache: Annotated[Optional[Path], typer.Option(help="openai: response cache (SQLite); default under the user cache dir.")] = None,
+    response_cache: Annotated[Path | None, typer.Option(help="openai: response cache (SQLite); default under the user cache dir.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="openai: print the requests (JSONL) and prompt tokens; send nothing.")] = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
@@ -286,16 +350,51 @@ def eval_command(
     _use_threads(threads)
     api = _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run)
     if api is not None and dry_run:
-        return _print_api_plan(model, dataset, api, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
-                               instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), protocol=protocol)
+        return _print_api_plan(
+            model,
+            dataset,
+            api,
+            configs=_split_list(configs),
+            split=split,
+            shots=shots,
+            demos=demos,
+            ids=ids,
+            instruction=instruction,
+            strategy=strategy,
+            limit=limit,
+            subjects=_split_list(subjects),
+            protocol=protocol,
+        )
     with ProgressDisplay("scoring {key}", quiet=quiet) as shown, _resume_hint_on_interrupt(out):
         shown.note(f"loading {model}")  # a large model can take minutes before the first bar
         results = evaluate(
-            model, dataset, out=out, configs=_split_list(configs), split=split, shots=shots, demos=demos, ids=ids,
-            instruction=instruction, strategy=strategy, limit=limit, subjects=_split_list(subjects), dtype=dtype,
-            device=device, device_map=device_map, batch_size=batch_size, resume=resume, max_new_tokens=max_new_tokens, rouge_tokenizer=rouge_tokenizer,
-            progress=shown.update, log_samples=log_samples, protocol=protocol, tokenizer=tokenizer, apply_chat_template=apply_chat_template,
-            system_prompt=system_prompt, tofu_template=tofu_template, api=api,
+            model,
+            dataset,
+            out=out,
+            configs=_split_list(configs),
+            split=split,
+            shots=shots,
+            demos=demos,
+            ids=ids,
+            instruction=instruction,
+            strategy=strategy,
+            limit=limit,
+            subjects=_split_list(subjects),
+            dtype=dtype,
+            device=device,
+            device_map=device_map,
+            batch_size=batch_size,
+            resume=resume,
+            max_new_tokens=max_new_tokens,
+            rouge_tokenizer=rouge_tokenizer,
+            progress=shown.update,
+            log_samples=log_samples,
+            protocol=protocol,
+            tokenizer=tokenizer,
+            apply_chat_template=apply_chat_template,
+            system_prompt=system_prompt,
+            tofu_template=tofu_template,
+            api=api,
         )
     for result in results:
         _print_result(result)
@@ -306,8 +405,12 @@ def _resume_hint_on_interrupt(out: Path):
     try:
         yield
     except KeyboardInterrupt:
-        err_console.print(f"interrupted: the samples scored so far are kept in {out}; run the same command with --resume to continue", markup=False, highlight=False)
+        err_console.print(
+            f"interrupted: the samples scored so far are kept in {out}; run the same command with --resume to continue", markup=False, highlight=False
+        )
         raise typer.Exit(130) from None
+
+
 def _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run):
     from xbench.errors import InputError
 
@@ -332,7 +435,14 @@ def _print_api_plan(model, dataset, api, **settings) -> None:
 
     planned = plan_api_requests(model, dataset, api, **settings)
     for request in planned:
-        record = {"config": request.config, "id": request.id, "endpoint": request.endpoint, "prompt_tokens": request.prompt_tokens, "cached": request.cached, "body": request.body}
+        record = {
+            "config": request.config,
+            "id": request.id,
+            "endpoint": request.endpoint,
+            "prompt_tokens": request.prompt_tokens,
+            "cached": request.cached,
+            "body": request.body,
+        }
         print(json.dumps(record, ensure_ascii=False))
     cached = sum(r.cached for r in planned)
     tokens = sum(r.prompt_tokens for r in planned if not r.cached)
@@ -350,7 +460,7 @@ def _print_result(result) -> None:
         err_console.print(f"warning: {result.config}: {flag}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _use_threads(threads: Optional[int]) -> None:
+def _use_threads(threads: int | None) -> None:
     if threads is None:
         return
     from xbench.errors import InputError
@@ -383,8 +493,10 @@ def score_tofu(
 @_exit_codes
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders written by xbench eval (or results.json files).")],
-    plots: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the plots (PNG and PDF): all models in one figure.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Folder for report.md, report.csv and report.json (accuracy ± standard error, n).")] = None,
+    plots: Annotated[Path | None, typer.Option(metavar="DIR", help="Folder for the plots (PNG and PDF): all models in one figure.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="Folder for report.md, report.csv and report.json (accuracy ± standard error, n).")
+    ] = None,
 ) -> None:
     """Print accuracy ± standard error per model and config; write the tables and the plots."""
     from rich.table import Table
@@ -415,12 +527,19 @@ def report(
 def export_lm_eval_command(
     dataset: Annotated[str, typer.Argument(help="A folder written by xbench build, or a Hub dataset id.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the task YAMLs (pass it to lm-eval as --include_path).")],
-    configs: Annotated[Optional[str], typer.Option(help="Comma-separated configs (default: all).")] = None,
+    configs: Annotated[str | None, typer.Option(help="Comma-separated configs (default: all).")] = None,
     ids: Annotated[str, typer.Option(help="Option IDs: ABCD, abcd or 1234.")] = "ABCD",
     instruction: Annotated[str, typer.Option(help="none, aware0 or aware1.")] = "none",
     protocol: Annotated[str, typer.Option(help="harness (lm-eval conventions) or study (the paper's header and option token; MMLU-style data).")] = "harness",
-    tokenizer: Annotated[Optional[str], typer.Option(help="study: the model's tokenizer (Hub id or folder), to pick the continuation lm-eval scores.")] = None,
-    dataset_path: Annotated[Optional[str], typer.Option("--dataset-path", metavar="HUB_ID", help="Dataset the YAMLs load, e.g. the Hub id the build was pushed to (shareable tasks). [default: DATASET, a folder as its absolute path]")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="study: the model's tokenizer (Hub id or folder), to pick the continuation lm-eval scores.")] = None,
+    dataset_path: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset-path",
+            metavar="HUB_ID",
+            help="Dataset the YAMLs load, e.g. the Hub id the build was pushed to (shareable tasks). [default: DATASET, a folder as its absolute path]",
+        ),
+    ] = None,
 ) -> None:
     """Write lm-evaluation-harness tasks with exactly the prompts of xbench eval."""
     from xbench.runner.export import export_lm_eval
@@ -432,12 +551,20 @@ def export_lm_eval_command(
         require_torch()
         loaded_tokenizer = load_tokenizer(tokenizer)
     files = export_lm_eval(
-        dataset, out, configs=_split_list(configs), ids=ids, instruction=instruction, protocol=protocol, tokenizer=loaded_tokenizer,
+        dataset,
+        out,
+        configs=_split_list(configs),
+        ids=ids,
+        instruction=instruction,
+        protocol=protocol,
+        tokenizer=loaded_tokenizer,
         dataset_path=dataset_path,
     )
     out_console.print(
         f"wrote {len(files)} task files to {out}; run: lm_eval --model hf --model_args pretrained=MODEL "
-        f"--include_path {out} --tasks {files[0].stem} --num_fewshot 0", markup=False, highlight=False,
+        f"--include_path {out} --tasks {files[0].stem} --num_fewshot 0",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -449,12 +576,12 @@ app.add_typer(retrieve_app, name="retrieve")
 @_exit_codes
 def retrieve_hp(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON index file to write.")],
-    source: Annotated[Optional[str], typer.Option(help="Local WikiText text file or folder (default: Salesforce/wikitext from the Hub).")] = None,
+    source: Annotated[str | None, typer.Option(help="Local WikiText text file or folder (default: Salesforce/wikitext from the Hub).")] = None,
     source_config: Annotated[str, typer.Option(help="WikiText config on the Hub.")] = "wikitext-103-v1",
     split: Annotated[str, typer.Option(help="Split to rank.")] = "train",
     doc_unit: Annotated[str, typer.Option(help="line (every non-empty line) or article.")] = "line",
     top_k: Annotated[int, typer.Option(help="Documents kept by BM25.")] = 1000,
-    query: Annotated[Optional[Path], typer.Option(help="Query text file (default: the HP-Quiz text and entity names).")] = None,
+    query: Annotated[Path | None, typer.Option(help="Query text file (default: the HP-Quiz text and entity names).")] = None,
 ) -> None:
     """Rank WikiText documents against Harry Potter text with BM25, keep the top k, add keyword matches."""
     from xbench.builders.wikitext_mixed import selected_documents
@@ -481,13 +608,15 @@ def retrieve_hp(
 @_exit_codes
 def mt_eval(
     testset: Annotated[Path, typer.Option("--testset", help="Folder with one file per language (FLoRes style), or JSONL of source/reference pairs.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for results.json and hypotheses per system and direction.")] = None,
-    directions: Annotated[Optional[str], typer.Option(help="SRC-TGT list. [default: a JSONL test set's own directions; en->fr,de,es,it and back for a folder]")] = None,
-    engine: Annotated[Optional[list[str]], typer.Option("--engine", help="An xbench engine chain to score (repeatable), e.g. google or memory,apertium.")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="A causal LM prompted to translate (repeatable).")] = None,
-    hypotheses: Annotated[Optional[Path], typer.Option(help="Folder of existing hypotheses, <src>-<tgt>.txt.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.json and hypotheses per system and direction.")] = None,
+    directions: Annotated[
+        str | None, typer.Option(help="SRC-TGT list. [default: a JSONL test set's own directions; en->fr,de,es,it and back for a folder]")
+    ] = None,
+    engine: Annotated[list[str] | None, typer.Option("--engine", help="An xbench engine chain to score (repeatable), e.g. google or memory,apertium.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="A causal LM prompted to translate (repeatable).")] = None,
+    hypotheses: Annotated[Path | None, typer.Option(help="Folder of existing hypotheses, <src>-<tgt>.txt.")] = None,
     cache: CacheOption = None,
-    comet_model: Annotated[Optional[str], typer.Option(help="Local Unbabel COMET checkpoint (needs unbabel-comet).")] = None,
+    comet_model: Annotated[str | None, typer.Option(help="Local Unbabel COMET checkpoint (needs unbabel-comet).")] = None,
     device: Annotated[str, typer.Option(help="Device for --model systems.")] = "auto",
     threads: ThreadsOption = None,
 ) -> None:
@@ -545,12 +674,12 @@ def embed(
 @_exit_codes
 def audit(
     dataset: Annotated[str, typer.Argument(help="A folder written by xbench build (any multiple-choice family), or a Hub dataset id.")],
-    config: Annotated[Optional[str], typer.Option(help="Config to audit (default: the build's default config).")] = None,
+    config: Annotated[str | None, typer.Option(help="Config to audit (default: the build's default config).")] = None,
     split: Annotated[str, typer.Option(help="Split to audit.")] = "test",
-    model: Annotated[Optional[str], typer.Option(help="Also score this causal LM on the options (with --no-question).")] = None,
+    model: Annotated[str | None, typer.Option(help="Also score this causal LM on the options (with --no-question).")] = None,
     no_question: Annotated[bool, typer.Option("--no-question", help="Score --model on the options without the question.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the baselines to this JSON file.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the baselines to this JSON file.")] = None,
 ) -> None:
     """Artifact baselines: accuracy of always-the-same-letter, surface cues and a model that never sees the question."""
     import json
@@ -630,8 +759,8 @@ def study_list() -> None:
 def study_run(
     recipe: Annotated[str, typer.Argument(help="A recipe name (xbench study list) or a recipe .yaml file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Study folder: every step's output, steps/ records, report/.")],
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, e.g. evaluations.hp.settings.limit=50.", show_default=False)] = None,
-    models: Annotated[Optional[str], typer.Option(help="Comma-separated models instead of the recipe's (Hub ids or local folders).")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE overrides, e.g. evaluations.hp.settings.limit=50.", show_default=False)] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models instead of the recipe's (Hub ids or local folders).")] = None,
     profile: Annotated[str, typer.Option(help="full, or smoke: SmolLM2-135M and small bundled data slices, offline on CPU.")] = "full",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan: steps, translation work, questions, tokens, time, what is cached.")] = False,
     cache: CacheOption = None,
@@ -680,38 +809,56 @@ def study_report(
 
     for path in write_report(folder):
         out_console.print(f"wrote {path}")
+
+
 # --- finetune ---------------------------------------------------------------------------------
+
 
 @app.command()
 @_exit_codes
 def finetune(
-    model: Annotated[Optional[str], typer.Option("--model", help="Hub id, local model folder or local .gguf file.")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="A build folder, FOLDER:CONFIG for one of its configs (text column, or question/answer).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="New or empty folder: the fine-tuned model, train_report.json, loss.png, checkpoints/.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Hub id, local model folder or local .gguf file.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="A build folder, FOLDER:CONFIG for one of its configs (text column, or question/answer).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="New or empty folder: the fine-tuned model, train_report.json, loss.png, checkpoints/.")
+    ] = None,
     recipe: Annotated[str, typer.Option(help="Hyperparameters every unset option takes: study (the paper's) or tofu.")] = "study",
     split: Annotated[str, typer.Option(help="Split to train on.")] = "train",
-    text_column: Annotated[Optional[str], typer.Option(help="Train on this text column (default: text, else question/answer pairs).")] = None,
-    qa_template: Annotated[str, typer.Option(help="QA data: question-answer (TOFU's phi/pythia/stablelm template), llama2-chat ([INST] ... [/INST]) or chat (the tokenizer's chat template).")] = "question-answer",
-    max_length: Annotated[Optional[int], typer.Option(help="Tokens per packed block / per QA example (study: 500).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate (study: 2e-5).")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay (study: 0.01).")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Passes over the data (study: 1).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps instead of epochs (study, WikiText-103: 200 for Llama-3-8B, 400 for Llama-2-7B).")] = None,
-    effective_batch_size: Annotated[Optional[int], typer.Option(help="Examples per optimizer step = batch x accumulation x processes (study: 32).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per forward pass (study: 2).")] = None,
-    gradient_accumulation_steps: Annotated[Optional[int], typer.Option(help="Default: effective batch / (batch x processes).")] = None,
-    warmup_steps: Annotated[Optional[int], typer.Option(help="Linear warm-up steps (study, as locuslab/tofu: max(1, steps // epochs)).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed (study: 42).")] = None,
-    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank; 0 = full fine-tuning (study).")] = None,
-    lora_alpha: Annotated[Optional[int], typer.Option(help="LoRA alpha (study config: 32).")] = None,
-    merge_lora: Annotated[bool, typer.Option("--merge-lora", help="Save the LoRA weights merged into a plain model (the adapter goes to OUT/adapter).")] = False,
-    bf16: Annotated[Optional[bool], typer.Option("--bf16/--no-bf16", help="bfloat16 mixed precision (default: on where the GPU supports it).")] = None,
-    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing", help="Recompute activations in the backward pass: less memory, more time.")] = False,
+    text_column: Annotated[str | None, typer.Option(help="Train on this text column (default: text, else question/answer pairs).")] = None,
+    qa_template: Annotated[
+        str,
+        typer.Option(
+            help="QA data: question-answer (TOFU's phi/pythia/stablelm template), llama2-chat ([INST] ... [/INST]) or chat (the tokenizer's chat template)."
+        ),
+    ] = "question-answer",
+    max_length: Annotated[int | None, typer.Option(help="Tokens per packed block / per QA example (study: 500).")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (study: 2e-5).")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay (study: 0.01).")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the data (study: 1).")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Optimizer steps instead of epochs (study, WikiText-103: 200 for Llama-3-8B, 400 for Llama-2-7B).")
+    ] = None,
+    effective_batch_size: Annotated[int | None, typer.Option(help="Examples per optimizer step = batch x accumulation x processes (study: 32).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per forward pass (study: 2).")] = None,
+    gradient_accumulation_steps: Annotated[int | None, typer.Option(help="Default: effective batch / (batch x processes).")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="Linear warm-up steps (study, as locuslab/tofu: max(1, steps // epochs)).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (study: 42).")] = None,
+    lora_r: Annotated[int | None, typer.Option(help="LoRA rank; 0 = full fine-tuning (study).")] = None,
+    lora_alpha: Annotated[int | None, typer.Option(help="LoRA alpha (study config: 32).")] = None,
+    merge_lora: Annotated[
+        bool, typer.Option("--merge-lora", help="Save the LoRA weights merged into a plain model (the adapter goes to OUT/adapter).")
+    ] = False,
+    bf16: Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bfloat16 mixed precision (default: on where the GPU supports it).")] = None,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option("--gradient-checkpointing", help="Recompute activations in the backward pass: less memory, more time.")
+    ] = False,
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (OUT/checkpoints); a crash loses at most N steps.")] = 50,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT from its last checkpoint.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print steps, tokens and a time estimate from a few measured steps; write nothing.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    print_accelerate_config: Annotated[Optional[str], typer.Option("--print-accelerate-config", help="Print an accelerate config (fsdp or zero3) for `accelerate launch --config_file` and exit.")] = None,
+    print_accelerate_config: Annotated[
+        str | None, typer.Option("--print-accelerate-config", help="Print an accelerate config (fsdp or zero3) for `accelerate launch --config_file` and exit.")
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Fine-tune a causal LM on a built dataset (the study's English and mixed-language fine-tuning)."""
@@ -726,11 +873,31 @@ def finetune(
         if value is None:
             raise InputError(f"{name}: required")
     config = FinetuneConfig(
-        model=model, data=data, out=out, recipe=recipe, split=split, text_column=text_column, qa_template=qa_template, max_length=max_length,
-        learning_rate=learning_rate, weight_decay=weight_decay, epochs=epochs, max_steps=max_steps, effective_batch_size=effective_batch_size,
-        per_device_batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps, warmup_steps=warmup_steps, seed=seed,
-        lora_r=lora_r, lora_alpha=lora_alpha, merge_lora=merge_lora, bf16=bf16, gradient_checkpointing=gradient_checkpointing,
-        save_steps=save_steps, resume=resume, device=device,
+        model=model,
+        data=data,
+        out=out,
+        recipe=recipe,
+        split=split,
+        text_column=text_column,
+        qa_template=qa_template,
+        max_length=max_length,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        epochs=epochs,
+        max_steps=max_steps,
+        effective_batch_size=effective_batch_size,
+        per_device_batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        warmup_steps=warmup_steps,
+        seed=seed,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        merge_lora=merge_lora,
+        bf16=bf16,
+        gradient_checkpointing=gradient_checkpointing,
+        save_steps=save_steps,
+        resume=resume,
+        device=device,
     )
     try:
         with _training_progress(quiet) as on_step:
@@ -742,11 +909,17 @@ def finetune(
     batch = f"effective batch {hp['effective_batch_size']} = {hp['per_device_batch_size']} x {hp['gradient_accumulation_steps']} x {hp['processes']}"
     if dry_run:
         seconds = report.estimate["estimated_seconds"]
-        out_console.print(f"{report.steps:,} steps, {batch}, ~{report.tokens_seen:,} tokens; {report.estimate['seconds_per_step']:.2f}s per step "
-                          f"measured over {report.estimate['measured_steps']} steps -> about {seconds / 60:.1f} min on {report.device}; nothing written", highlight=False)
+        out_console.print(
+            f"{report.steps:,} steps, {batch}, ~{report.tokens_seen:,} tokens; {report.estimate['seconds_per_step']:.2f}s per step "
+            f"measured over {report.estimate['measured_steps']} steps -> about {seconds / 60:.1f} min on {report.device}; nothing written",
+            highlight=False,
+        )
         return
     loss = f"final loss {report.losses[-1]['loss']:.4f}, " if report.losses else ""
-    out_console.print(f"{report.steps:,} steps, {batch}, {report.tokens_seen:,} tokens, {loss}{report.wall_seconds:.0f}s; wrote the {report.saved} to {report.out}", highlight=False)
+    out_console.print(
+        f"{report.steps:,} steps, {batch}, {report.tokens_seen:,} tokens, {loss}{report.wall_seconds:.0f}s; wrote the {report.saved} to {report.out}",
+        highlight=False,
+    )
 
 
 class _training_progress:
@@ -776,7 +949,7 @@ class _training_progress:
             self.bar.stop()
 
 
-def _split_list(value: Optional[str]) -> Optional[list[str]]:
+def _split_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 

@@ -146,9 +146,7 @@ def parse_pool(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return pool
 
 
-def plan_configs(
-    langs: list[str], formats: list[str], pool: tuple[str, ...] = DEFAULT_POOL, *, full_config_is_lang: bool = False
-) -> list[ConfigSpec]:
+def plan_configs(langs: list[str], formats: list[str], pool: tuple[str, ...] = DEFAULT_POOL, *, full_config_is_lang: bool = False) -> list[ConfigSpec]:
     """The configs a build writes, in a stable order: en, then each language's formats, then mixup.
 
     With ``full_config_is_lang`` the full translation into ``fr`` is named ``fr``, not ``fr_full``.

@@ -170,8 +170,11 @@ def estimate_quality(runner: Translator, testset: str | Path, languages: list[st
         outcome = runner.translate_or_raise(sources, SOURCE_LANGUAGE, lang, stats=LanguageStats(lang))
         hypotheses = [outcome.translations[s][0] for s in sources]
         scores = score(hypotheses, references, lang)
-        quality[lang] = {"n": len(sources), **{name: round(value, 2) for name, (value, _) in scores.items()},
-                         "signature": " ".join(f"{name}:{sig}" for name, (_, sig) in scores.items())}
+        quality[lang] = {
+            "n": len(sources),
+            **{name: round(value, 2) for name, (value, _) in scores.items()},
+            "signature": " ".join(f"{name}:{sig}" for name, (_, sig) in scores.items()),
+        }
     if not quality:
         raise InputError(f"--qa {testset}: no en->X data for the languages of this build")
     return quality
@@ -279,8 +282,11 @@ def _write(
                 if lang != SOURCE_LANGUAGE:
                     report.languages[lang] = LanguageStats(lang)
                     outcomes[lang] = runner.translate_or_raise(
-                        _segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang,
-                        stats=report.languages[lang], allow_untranslated=allow_untranslated,
+                        _segments_for(family, lang, configs, rows, seed, options),
+                        SOURCE_LANGUAGE,
+                        lang,
+                        stats=report.languages[lang],
+                        allow_untranslated=allow_untranslated,
                     )
             _write_config(family, spec, rows, seed, outcomes, staging, scratch, report, options)
             if on_config:
@@ -357,8 +363,14 @@ def _build_streaming(family, configs, splits, seed, runner, report, target, allo
         silence_libraries()
         for spec in configs:
             builder = family.builder(
-                cache_dir=str(scratch / "cache"), spec=spec, seed=seed, options=options, translator=runner,
-                report_languages=report.languages, allow_untranslated=allow_untranslated, splits=splits,
+                cache_dir=str(scratch / "cache"),
+                spec=spec,
+                seed=seed,
+                options=options,
+                translator=runner,
+                report_languages=report.languages,
+                allow_untranslated=allow_untranslated,
+                splits=splits,
             )
             _prepare(builder, spec, staging, scratch, report)
             if on_config:
@@ -372,9 +384,7 @@ def _plan_streaming(family, configs, splits, seed, runner, report, options) -> N
         return runner.translate(texts, SOURCE_LANGUAGE, lang, stats=stats, dry_run=True)
 
     for spec in configs:
-        report.configs[spec.name] = {
-            split: sum(1 for _ in family.builder.stream_rows(options, spec, split, seed, plan)) for split in splits
-        }
+        report.configs[spec.name] = {split: sum(1 for _ in family.builder.stream_rows(options, spec, split, seed, plan)) for split in splits}
 
 
 SCRATCH = ".scratch"
@@ -402,7 +412,9 @@ def _staging(target: Path) -> Iterator[tuple[Path, Path]]:
     except BaseException as err:
         full = _disk_full(err)
         if full is not None:
-            raise XbenchError(f"no space left on the device of {target.parent} ({full.strerror}); {target} was left as it was. Free space and rerun (translations are cached)") from None
+            raise XbenchError(
+                f"no space left on the device of {target.parent} ({full.strerror}); {target} was left as it was. Free space and rerun (translations are cached)"
+            ) from None
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -16,8 +16,7 @@ PLAIN_INTERVAL_S = 30.0
 class ProgressDisplay:
     """``advance(key, delta, total)`` or ``update(key, done, total)`` per step; ``note(text)`` for a side line."""
 
-    def __init__(self, label: str, *, quiet: bool = False, stream: IO[str] | None = None, tty: bool | None = None,
-                 interval: float = PLAIN_INTERVAL_S):
+    def __init__(self, label: str, *, quiet: bool = False, stream: IO[str] | None = None, tty: bool | None = None, interval: float = PLAIN_INTERVAL_S):
         self.label = label  # with {key}: "scoring {key}"
         self.quiet = quiet
         self.stream = stream or sys.stderr
@@ -36,8 +35,15 @@ class ProgressDisplay:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             console = Console(file=self.stream)
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=console, transient=False)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
             self._bar.start()
         return self
 

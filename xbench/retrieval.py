@@ -78,10 +78,7 @@ def hp_query_and_keywords() -> tuple[str, list[str]]:
 
     quiz = bundled_quiz()
     text = "\n".join(f"{r['entity']} {r['question']} {' '.join(r['choices'])}" for r in quiz)
-    common = {
-        line.strip() for line in data_path("common_word_names.txt").read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    common = {line.strip() for line in data_path("common_word_names.txt").read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
     return text, [name for name in dict.fromkeys(r["entity"] for r in quiz) if name not in common]
 
 

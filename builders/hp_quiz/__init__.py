@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import datasets
 
@@ -74,7 +74,7 @@ def hp_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any
 class HpQuiz(MixedBuilder):
     segments = staticmethod(hp_segments)
     render = staticmethod(hp_row)
-    COLUMNS = {
+    COLUMNS: ClassVar[dict[str, Any]] = {
         "id": datasets.Value("string"),
         "category": datasets.Value("string"),
         "entity": datasets.Value("string"),
@@ -159,7 +159,9 @@ def read_original(source: str) -> dict[str, list[dict[str, Any]]]:
         missing = f"there is no local file or folder {source}, and "
         if "NotFound" in type(err).__name__:
             raise InputError(f"--source {source}: does not exist ({missing}no such dataset on the Hub)") from None
-        raise XbenchError(f"--source {source}: {missing}it could not be loaded from the Hugging Face Hub ({type(err).__name__}); check the path, or the network for a Hub id") from None
+        raise XbenchError(
+            f"--source {source}: {missing}it could not be loaded from the Hugging Face Hub ({type(err).__name__}); check the path, or the network for a Hub id"
+        ) from None
     return {code: loaded[split].to_list() for code, split in ORIGINAL_SPLITS.items() if split in loaded}
 
 
@@ -167,8 +169,11 @@ def _path_like(source: str) -> bool:
     """A source that can only mean a local path: ./x, /x, ~/x, a file name, or a/b where folder a exists."""
     path = Path(source).expanduser()
     return (
-        source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
-        or path.suffix.lower() in TABLE_SUFFIXES or (source.count("/") == 1 and path.parent.is_dir())
+        source.startswith((".", "/", "~"))
+        or "\\" in source
+        or source.count("/") > 1
+        or path.suffix.lower() in TABLE_SUFFIXES
+        or (source.count("/") == 1 and path.parent.is_dir())
     )
 
 
@@ -177,9 +182,7 @@ def _original_row(index: int, record: dict[str, Any], where: str = "English") ->
     missing = [c for c in ("question", *LETTERS, "GT") if c not in record]
     if missing:
         raise InputError(f"{where}: row {index + 1}: missing column(s) {', '.join(missing)}")
-    row = validate_mc_row(
-        {"question": record["question"], "choices": [record[c] for c in LETTERS], "answer": record["GT"]}, f"{where}: row {index + 1}"
-    )
+    row = validate_mc_row({"question": record["question"], "choices": [record[c] for c in LETTERS], "answer": record["GT"]}, f"{where}: row {index + 1}")
     return {"id": f"original/{index}", "category": "", "entity": "", "attribute": "", **row, "source": ORIGINAL_HUB}
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import datasets
 
-from xbench.card import STUDY_CITATION
 from xbench.builder import Family, MixedBuilder, Row
+from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
 from xbench.sources import TABLE_SUFFIXES, existing_path, read_table, validate_mc_row
 
@@ -18,17 +18,20 @@ HUB_SOURCE = "cais/mmlu"
 SAMPLE = "sample"
 SPLITS = ("test", "dev")
 
-CITATION = STUDY_CITATION + """
+CITATION = (
+    STUDY_CITATION
+    + """
 @article{hendryckstest2021,
   title={Measuring Massive Multitask Language Understanding},
   author={Dan Hendrycks and Collin Burns and Steven Basart and Andy Zou and Mantas Mazeika and Dawn Song and Jacob Steinhardt},
   journal={Proceedings of the International Conference on Learning Representations (ICLR)},
   year={2021}
 }"""
+)
 
 
 class MmluMixup(MixedBuilder):
-    COLUMNS = {
+    COLUMNS: ClassVar[dict[str, Any]] = {
         "question": datasets.Value("string"),
         "subject": datasets.Value("string"),
         "choices": datasets.List(datasets.Value("string")),
@@ -54,8 +57,7 @@ def _load_hub(splits: tuple[str, ...]) -> dict[str, tuple[str, list[dict[str, An
         return {split: (f"{HUB_SOURCE}:{split}", datasets.load_dataset(HUB_SOURCE, "all", split=split).to_list()) for split in splits}
     except Exception as err:  # network, auth, missing cache: all mean "could not fetch"
         raise XbenchError(
-            f"could not load {HUB_SOURCE} from the Hugging Face Hub ({type(err).__name__}); "
-            "check the network or pass --source PATH with local test/dev files"
+            f"could not load {HUB_SOURCE} from the Hugging Face Hub ({type(err).__name__}); check the network or pass --source PATH with local test/dev files"
         ) from None
 
 

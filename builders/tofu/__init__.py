@@ -25,13 +25,16 @@ SPLIT = "train"
 QUESTIONS = ("question", "paraphrased_question")  # translated
 ANSWERS = ("answer", "paraphrased_answer")  # English references; translated only on request
 
-CITATION = STUDY_CITATION + """
+CITATION = (
+    STUDY_CITATION
+    + """
 @article{maini2024tofu,
   title={TOFU: A Task of Fictitious Unlearning for LLMs},
   author={Maini, Pratyush and Feng, Zhili and Schwarzschild, Avi and Lipton, Zachary C. and Kolter, J. Zico},
   journal={arXiv preprint arXiv:2401.06121},
   year={2024}
 }"""
+)
 
 
 def _texts(row: Row, columns: tuple[str, ...]) -> Iterator[tuple[str, str]]:
@@ -96,7 +99,9 @@ def column_types(rows: list[Row], where: str) -> dict[str, Any]:
             elif type(value) in _SCALARS:
                 kind = _SCALARS[type(value)]
             else:
-                raise InputError(f"{where}: row {number}: column {column!r} holds a {type(value).__name__}; only text, numbers, booleans and lists of text are kept")
+                raise InputError(
+                    f"{where}: row {number}: column {column!r} holds a {type(value).__name__}; only text, numbers, booleans and lists of text are kept"
+                )
             seen = kinds.setdefault(column, kind)
             if seen != kind:
                 if {seen, kind} == {"int64", "float64"}:

@@ -33,7 +33,9 @@ CHUNK_DOCS = 500
 ALL_LANGUAGES_SUFFIX = "_all"  # sentence_all: every document once in each pool language (Fig. 18's 5x reference)
 _TOP_HEADING = regex.compile(r"^ = [^=].* = $")
 
-CITATION = STUDY_CITATION + """
+CITATION = (
+    STUDY_CITATION
+    + """
 @misc{merity2016pointer,
   title={Pointer Sentinel Mixture Models},
   author={Stephen Merity and Caiming Xiong and James Bradbury and Richard Socher},
@@ -41,6 +43,7 @@ CITATION = STUDY_CITATION + """
   eprint={1609.07843},
   archivePrefix={arXiv}
 }"""
+)
 
 FEATURES = datasets.Features(
     {
@@ -58,9 +61,11 @@ FEATURES = datasets.Features(
 
 # --- documents -------------------------------------------------------------------------------
 
+
 def source_lines(source: str | None, source_config: str, split: str) -> Callable[[], Iterator[str]]:
     """A re-iterable stream of the split's raw lines (without their newline)."""
     if source is None:
+
         def hub_lines() -> Iterator[str]:
             try:
                 table = datasets.load_dataset(HUB_SOURCE, source_config, split=split)
@@ -94,8 +99,7 @@ _SPLIT_FILE_NAMES = {"train": ("train",), "validation": ("valid", "validation"),
 def _split_files(folder: Path, split: str) -> list[Path]:
     """``wiki.train.txt`` style names pick the split; a folder without split names is one split."""
     texts = sorted(f for f in folder.iterdir() if f.suffix in TEXT_SUFFIXES)
-    named = {name: [f for f in texts if any(f".{key}." in f".{f.stem}." or f.stem.endswith(key) for key in keys)]
-             for name, keys in _SPLIT_FILE_NAMES.items()}
+    named = {name: [f for f in texts if any(f".{key}." in f".{f.stem}." or f.stem.endswith(key) for key in keys)] for name, keys in _SPLIT_FILE_NAMES.items()}
     if not any(named.values()):
         return texts
     if not named.get(split):
@@ -186,6 +190,7 @@ def selected_documents(options: Mapping[str, Any], split: str) -> Callable[[], I
 
 # --- mixing ----------------------------------------------------------------------------------
 
+
 def unit_languages(source_index: int, n_units: int, pool: tuple[str, ...], seed: int) -> list[str]:
     rng = row_rng(seed, str(source_index), "wikitext")
     return [rng.choice(pool) for _ in range(n_units)]
@@ -271,8 +276,18 @@ class WikitextMixed(datasets.GeneratorBasedBuilder):
 
     VERSION = datasets.Version("1.0.0")
 
-    def __init__(self, *args: Any, spec: ConfigSpec, seed: int, options: Mapping[str, Any], translator: Translator,
-                 report_languages: dict[str, LanguageStats], allow_untranslated: bool, splits: tuple[str, ...], **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        spec: ConfigSpec,
+        seed: int,
+        options: Mapping[str, Any],
+        translator: Translator,
+        report_languages: dict[str, LanguageStats],
+        allow_untranslated: bool,
+        splits: tuple[str, ...],
+        **kwargs: Any,
+    ):
         self._spec, self._seed, self._options, self._translator = spec, seed, options, translator
         self._stats, self._allow, self._splits = report_languages, allow_untranslated, splits
         super().__init__(*args, config_name=spec.name, **kwargs)
@@ -284,7 +299,9 @@ class WikitextMixed(datasets.GeneratorBasedBuilder):
         return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split}) for split in self._splits]
 
     @staticmethod
-    def stream_rows(options: Mapping[str, Any], spec: ConfigSpec, split: str, seed: int, translate: Callable[[list[str], str], Outcome]) -> Iterator[dict[str, Any]]:
+    def stream_rows(
+        options: Mapping[str, Any], spec: ConfigSpec, split: str, seed: int, translate: Callable[[list[str], str], Outcome]
+    ) -> Iterator[dict[str, Any]]:
         """The config's rows for ``split``; the dry run passes a planning ``translate``."""
         all_languages = spec.name == spec.unit + ALL_LANGUAGES_SUFFIX
         return mix_documents(selected_documents(options, split)(), spec.unit, spec.pool, seed, translate, split, all_languages)

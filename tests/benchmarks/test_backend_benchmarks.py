@@ -20,14 +20,14 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import real_mmlu  # noqa: E402
-from fake_openai import FakeOpenAI  # noqa: E402
-from mt_fixtures import save_tiny_nllb  # noqa: E402
+from conftest import real_mmlu
+from fake_openai import FakeOpenAI
+from mt_fixtures import save_tiny_nllb
 
-from xbench.api_client import ApiClient  # noqa: E402
-from xbench.runner.backends import ApiOptions, ApiScorer  # noqa: E402
-from xbench.translation import pack_units  # noqa: E402
-from xbench.translation.neural import HfMtEngine  # noqa: E402
+from xbench.api_client import ApiClient
+from xbench.runner.backends import ApiOptions, ApiScorer
+from xbench.translation import pack_units
+from xbench.translation.neural import HfMtEngine
 
 MMLU = real_mmlu()
 QUESTIONS = 96

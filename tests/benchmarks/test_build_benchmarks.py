@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 import xbench
+from xbench.builders.mmlu_mixup import load_source
 from xbench.formats import parse_formats, plan_configs
 from xbench.pipeline import _segments_for
-from xbench.builders.mmlu_mixup import load_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import real_mmlu  # noqa: E402
+from conftest import real_mmlu
 
 MMLU = real_mmlu()
 ALL_LANGS = "fr,de,es,it,ms,da,fi,no,bn,am,ru,zh,he,ar,hi"
@@ -32,7 +32,9 @@ def test_translation_volume_packed_vs_one_request_per_cell(benchmark, tmp_path):
     cells = sum(1 + len(r["choices"]) for r in rows["test"])
 
     def plan():
-        return xbench.build("mmlu_mixup", source=str(MMLU), splits="test", langs="fr", formats="all", translator="pseudo", cache=tmp_path / "c.sqlite", dry_run=True)
+        return xbench.build(
+            "mmlu_mixup", source=str(MMLU), splits="test", langs="fr", formats="all", translator="pseudo", cache=tmp_path / "c.sqlite", dry_run=True
+        )
 
     report = benchmark.pedantic(plan, rounds=3, iterations=1)
     stats = report.languages["fr"]
@@ -40,7 +42,11 @@ def test_translation_volume_packed_vs_one_request_per_cell(benchmark, tmp_path):
     segments = _segments_for("fr", configs, rows, 0)
     lower_bound = math.ceil(sum(len(s) for s in segments) / 5000)
     benchmark.extra_info.update(
-        requests_packed=stats.requests, requests_lower_bound=lower_bound, requests_one_per_cell=cells, unique_segments=stats.segments, characters=stats.characters
+        requests_packed=stats.requests,
+        requests_lower_bound=lower_bound,
+        requests_one_per_cell=cells,
+        unique_segments=stats.segments,
+        characters=stats.characters,
     )
     assert cells == 70_210
     assert abs(stats.requests - lower_bound) <= 0.10 * lower_bound
@@ -75,8 +81,11 @@ def test_warm_cache_build_all_formats_15_languages(benchmark, tmp_path):
     one = _measured_build("fr", cache, tmp_path / "one")
     result = benchmark.pedantic(lambda: _measured_build(ALL_LANGS, cache, tmp_path / "warm"), rounds=1, iterations=1)
     benchmark.extra_info.update(
-        rows=result["rows"], rows_per_second=round(result["rows"] / result["seconds"]), seconds=round(result["seconds"], 1),
-        peak_rss_mb_15_langs=round(result["peak_rss_mb"]), peak_rss_mb_1_lang=round(one["peak_rss_mb"]),
+        rows=result["rows"],
+        rows_per_second=round(result["rows"] / result["seconds"]),
+        seconds=round(result["seconds"], 1),
+        peak_rss_mb_15_langs=round(result["peak_rss_mb"]),
+        peak_rss_mb_1_lang=round(one["peak_rss_mb"]),
     )
     assert result["rows"] == 14_042 * (1 + 15 * 7 + 1)
     assert result["peak_rss_mb"] < 1.25 * one["peak_rss_mb"]  # memory does not grow with languages

@@ -26,7 +26,9 @@ def corpus(n_docs, words_per_doc=80, vocab_size=50_000, seed=0):
     query = rng.choices(vocab, cum_weights=cumulative, k=2000)
     return docs, query
 """
-_BM25 = _CORPUS + """
+_BM25 = (
+    _CORPUS
+    + """
 import json, resource, sys, time
 engine, n_docs = sys.argv[1], int(sys.argv[2])
 docs, query = corpus(n_docs)
@@ -48,6 +50,7 @@ top = sorted(range(len(scores)), key=lambda i: (-round(float(scores[i]) * (2.5 i
 print(json.dumps({"index_s": indexed - started, "query_s": done - indexed, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "corpus_mb": before / 1024, "top": top}))
 """
+)
 _MIX = """
 import json, resource, sys, time
 import xbench
@@ -112,7 +115,9 @@ def test_mixing_ten_million_words_from_a_warm_cache(benchmark, tmp_path, unit):
     small_run = _run(_MIX, small, unit, tmp_path / "small.sqlite", tmp_path / "small_out")
     warm = benchmark.pedantic(lambda: _run(_MIX, large, unit, cache, tmp_path / "warm"), rounds=1, iterations=1)
     benchmark.extra_info.update(
-        words_per_second=round(10_000_000 / warm["seconds"]), seconds=round(warm["seconds"], 1),
-        peak_mb_10m_words=round(warm["peak_mb"]), peak_mb_1m_words=round(small_run["peak_mb"]),
+        words_per_second=round(10_000_000 / warm["seconds"]),
+        seconds=round(warm["seconds"], 1),
+        peak_mb_10m_words=round(warm["peak_mb"]),
+        peak_mb_1m_words=round(small_run["peak_mb"]),
     )
     assert warm["peak_mb"] < 1.5 * small_run["peak_mb"]  # memory stays flat as the corpus grows

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import real_mmlu  # noqa: E402
+from conftest import real_mmlu
 
 MMLU = real_mmlu()
 STEPS, BLOCK = 10, 64
@@ -30,7 +30,9 @@ pytestmark = [
 ]
 
 _PRELUDE = "import json, resource, sys, time, torch\ntorch.set_num_threads(2)\n"
-_XBENCH = _PRELUDE + f"""
+_XBENCH = (
+    _PRELUDE
+    + f"""
 from xbench.finetune import FinetuneConfig, finetune
 model, data, out = sys.argv[1:4]
 report = finetune(FinetuneConfig(model=model, data=data, out=out, max_steps={STEPS}, max_length={BLOCK}, per_device_batch_size=2,
@@ -38,7 +40,10 @@ report = finetune(FinetuneConfig(model=model, data=data, out=out, max_steps={STE
 print(json.dumps({{"seconds": report.wall_seconds, "tokens": report.tokens_seen, "losses": [p["loss"] for p in report.losses],
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
-_PLAIN = _PRELUDE + f"""
+)
+_PLAIN = (
+    _PRELUDE
+    + f"""
 import datasets, numpy as np
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 model_dir, data, out = sys.argv[1:4]
@@ -67,6 +72,7 @@ print(json.dumps({{"seconds": seconds, "tokens": trainer.state.num_input_tokens_
                   "losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
+)
 _CONVERT = (
     "import importlib.util, pathlib, sys\n"
     "from xbench.runner.model import load_model, plain_copy\n"
@@ -85,8 +91,14 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("ft-bench")
     questions = pl.read_parquet(MMLU)["question"].head(400).to_list()
     (root / "wiki.train.txt").write_text("".join(" " + " ".join(q.split()) + "\n" for q in questions), encoding="utf-8")
-    xbench.build("wikitext_mixed", out=root / "mixed", source=str(root / "wiki.train.txt"), translator="pseudo", cache=root / "c.sqlite",
-                 options={"units": "sentence", "pool": "en,fr"})
+    xbench.build(
+        "wikitext_mixed",
+        out=root / "mixed",
+        source=str(root / "wiki.train.txt"),
+        translator="pseudo",
+        cache=root / "c.sqlite",
+        options={"units": "sentence", "pool": "en,fr"},
+    )
     subprocess.run([sys.executable, "-c", _CONVERT, str(root / "smollm2")], check=True, capture_output=True)
     return root
 
@@ -103,7 +115,8 @@ def test_finetune_throughput_against_a_plain_trainer_script(benchmark, setup):
     ours = benchmark.pedantic(lambda: _run(_XBENCH, model, data, setup / "xbench"), rounds=1, iterations=1)
     rate = {name: r["tokens"] / r["seconds"] for name, r in (("xbench", ours), ("trainer", plain))}
     benchmark.extra_info.update(
-        tokens_per_second={k: round(v) for k, v in rate.items()}, peak_rss_mb={"xbench": round(ours["rss"]), "trainer": round(plain["rss"])},
+        tokens_per_second={k: round(v) for k, v in rate.items()},
+        peak_rss_mb={"xbench": round(ours["rss"]), "trainer": round(plain["rss"])},
         losses={"xbench": ours["losses"], "trainer": plain["losses"]},
     )
     assert ours["tokens"] == plain["tokens"] == STEPS * 4 * BLOCK

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import real_mmlu  # noqa: E402
+from conftest import real_mmlu
 
 MMLU = real_mmlu()
 SUBJECTS = ["abstract_algebra", "high_school_geography", "world_religions", "college_medicine", "moral_scenarios"]
@@ -27,7 +27,9 @@ pytestmark = [
 ]
 
 _PRELUDE = "import json, resource, sys, time, torch\ntorch.set_num_threads(2)\n"
-_XBENCH = _PRELUDE + """
+_XBENCH = (
+    _PRELUDE
+    + """
 from xbench.runner.evaluate import evaluate
 from xbench.runner.model import load_model
 model_dir, dataset, out, shots = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -38,7 +40,10 @@ seconds = time.perf_counter() - started
 preds = [json.loads(l)["prediction"] for l in open(out + "/en/samples.jsonl")]
 print(json.dumps({"seconds": seconds, "n": result.n_samples, "preds": preds, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-_LOOP = _PRELUDE + """
+)
+_LOOP = (
+    _PRELUDE
+    + """
 import datasets
 from transformers import AutoModelForCausalLM, AutoTokenizer
 model_dir, dataset, out, shots = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -61,7 +66,10 @@ with torch.inference_mode():
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "n": len(preds), "preds": preds, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-_LM_EVAL = _PRELUDE + """
+)
+_LM_EVAL = (
+    _PRELUDE
+    + """
 import lm_eval
 from lm_eval.tasks import TaskManager
 model_dir, tasks, out, shots = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -76,6 +84,7 @@ for subject in order:
     preds += [max(range(4), key=lambda i: float(s["resps"][i][0][0])) for s in samples]
 print(json.dumps({"seconds": seconds, "n": len(preds), "preds": preds, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +129,8 @@ def test_eval_throughput_against_lm_eval_and_a_plain_loop(benchmark, setup, shot
     ours = benchmark.pedantic(lambda: _run(_XBENCH, model, dataset, str(setup / f"x{shots}"), shots), rounds=1, iterations=1)
     rate = {name: r["n"] / r["seconds"] for name, r in (("xbench", ours), ("lm_eval", lm), ("loop", loop))}
     benchmark.extra_info.update(
-        shots=shots, questions_per_second={k: round(v, 2) for k, v in rate.items()},
+        shots=shots,
+        questions_per_second={k: round(v, 2) for k, v in rate.items()},
         peak_rss_mb={"xbench": round(ours["rss"]), "lm_eval": round(lm["rss"]), "loop": round(loop["rss"])},
         speedup_vs_lm_eval=round(rate["xbench"] / rate["lm_eval"], 2),
     )

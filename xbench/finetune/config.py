@@ -67,8 +67,19 @@ class Recipe:
 
 
 RECIPE_KEYS = (
-    "learning_rate", "weight_decay", "effective_batch_size", "per_device_batch_size", "epochs", "seed", "max_length",
-    "warmup", "lr_scheduler", "optimizer", "lora_r", "lora_alpha", "lora_dropout",
+    "learning_rate",
+    "weight_decay",
+    "effective_batch_size",
+    "per_device_batch_size",
+    "epochs",
+    "seed",
+    "max_length",
+    "warmup",
+    "lr_scheduler",
+    "optimizer",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
 )
 
 
@@ -173,7 +184,9 @@ def resolve(config: FinetuneConfig, *, examples: int, processes: int, bf16_avail
     else:
         steps = int(epochs * examples) // effective
         if steps < 1:
-            raise InputError(f"--data {config.data}: {examples} training examples, fewer than one effective batch of {effective}; lower --effective-batch-size or set --max-steps")
+            raise InputError(
+                f"--data {config.data}: {examples} training examples, fewer than one effective batch of {effective}; lower --effective-batch-size or set --max-steps"
+            )
     warmup = config.warmup_steps if config.warmup_steps is not None else max(1, int(steps // epochs))
     if config.bf16 and not bf16_available:
         raise InputError("--bf16: this device has no bfloat16 support")
@@ -181,13 +194,29 @@ def resolve(config: FinetuneConfig, *, examples: int, processes: int, bf16_avail
     if config.merge_lora and not lora_r:
         raise InputError("--merge-lora: needs --lora-r > 0 (full fine-tuning has nothing to merge)")
     return Hyperparameters(
-        recipe=recipe.name, recipe_source=recipe.source, learning_rate=float(pick("learning_rate")), weight_decay=float(pick("weight_decay")),
-        epochs=epochs, max_steps=steps, effective_batch_size=effective, per_device_batch_size=per_device,
-        gradient_accumulation_steps=accumulation, processes=processes, warmup_steps=warmup, lr_scheduler=str(pick("lr_scheduler")),
-        optimizer=str(pick("optimizer")), seed=int(pick("seed")), max_length=int(pick("max_length")), lora_r=lora_r,
-        lora_alpha=int(pick("lora_alpha")), lora_dropout=float(pick("lora_dropout")), merge_lora=config.merge_lora,
-        bf16=bf16_available if config.bf16 is None else config.bf16, gradient_checkpointing=config.gradient_checkpointing,
-        save_steps=config.save_steps, logging_steps=config.logging_steps,
+        recipe=recipe.name,
+        recipe_source=recipe.source,
+        learning_rate=float(pick("learning_rate")),
+        weight_decay=float(pick("weight_decay")),
+        epochs=epochs,
+        max_steps=steps,
+        effective_batch_size=effective,
+        per_device_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        processes=processes,
+        warmup_steps=warmup,
+        lr_scheduler=str(pick("lr_scheduler")),
+        optimizer=str(pick("optimizer")),
+        seed=int(pick("seed")),
+        max_length=int(pick("max_length")),
+        lora_r=lora_r,
+        lora_alpha=int(pick("lora_alpha")),
+        lora_dropout=float(pick("lora_dropout")),
+        merge_lora=config.merge_lora,
+        bf16=bf16_available if config.bf16 is None else config.bf16,
+        gradient_checkpointing=config.gradient_checkpointing,
+        save_steps=config.save_steps,
+        logging_steps=config.logging_steps,
     )
 
 

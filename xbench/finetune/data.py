@@ -94,6 +94,7 @@ def read_corpus(data: str, *, split: str = "train", text_column: str | None = No
 
 # --- text: packing ---------------------------------------------------------------------------
 
+
 @dataclass
 class PackedBlocks:
     """Equal-length blocks: ``input_ids``, ``labels``, ``position_ids`` (n_blocks x max_length)."""
@@ -138,6 +139,7 @@ def tokenize_documents(tokenizer, texts: list[str], batch: int = 1000) -> list[l
 
 
 # --- QA: TOFU templates ----------------------------------------------------------------------
+
 
 @dataclass
 class QaExample:
@@ -188,6 +190,7 @@ def pad_qa_batch(examples: list[QaExample], pad_id: int) -> dict[str, Any]:
 
 
 # --- torch datasets --------------------------------------------------------------------------
+
 
 class BlockDataset:
     """Packed blocks as a map-style dataset for the Trainer (no attention mask: see the module docstring)."""

@@ -52,6 +52,7 @@ def estimate(config: FinetuneConfig, progress: Progress | None = None) -> Finetu
 
 # --- setup -----------------------------------------------------------------------------------
 
+
 def check_output_folder(out: Path, resume: bool) -> str | None:
     """None for a fresh run; the checkpoint to resume from with ``resume``. Never deletes anything."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -197,16 +198,26 @@ def _peak_memory(device: str) -> tuple[int, str]:
 def _losses(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
     return [
         {"step": entry["step"], "loss": entry["loss"], "learning_rate": entry.get("learning_rate", 0.0)}
-        for entry in log_history if "loss" in entry and "step" in entry
+        for entry in log_history
+        if "loss" in entry and "step" in entry
     ]
 
 
 def _data_summary(corpus, data: TrainingData, max_length: int) -> dict[str, Any]:
     return {
-        "folder": corpus.folder, "config": corpus.config, "split": corpus.split, "kind": corpus.kind, "column": corpus.column,
-        "rows": len(corpus.rows), "examples": data.examples, "tokens": data.tokens, "max_length": max_length,
-        "build_dataset": corpus.build.get("dataset"), "build_signature": corpus.build.get("translator"),
-        "build_seed": corpus.build.get("seed"), "build_xbench_version": corpus.build.get("xbench_version"),
+        "folder": corpus.folder,
+        "config": corpus.config,
+        "split": corpus.split,
+        "kind": corpus.kind,
+        "column": corpus.column,
+        "rows": len(corpus.rows),
+        "examples": data.examples,
+        "tokens": data.tokens,
+        "max_length": max_length,
+        "build_dataset": corpus.build.get("dataset"),
+        "build_signature": corpus.build.get("translator"),
+        "build_seed": corpus.build.get("seed"),
+        "build_xbench_version": corpus.build.get("xbench_version"),
     }
 
 
@@ -228,6 +239,7 @@ def _barrier() -> None:
 
 
 # --- the run ---------------------------------------------------------------------------------
+
 
 def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) -> FinetuneReport:
     from xbench.runner.model import require_torch
@@ -294,22 +306,48 @@ def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) ->
         per_step = sum(gaps) / len(gaps) if gaps else wall
         tokens_per_step = tokens_seen / max(1, hp.max_steps)
         return FinetuneReport(
-            model=config.model, out=str(out), data=_data_summary(corpus, data, hp.max_length), hyperparameters=full.to_dict(),
-            steps=full.max_steps, tokens_seen=round(tokens_per_step * full.max_steps), losses=_losses(trainer.state.log_history),
-            train_loss=None, wall_seconds=wall, peak_memory_bytes=peak, peak_memory_kind=peak_kind, device=device, saved="nothing",
-            resumed_from=None, packages=package_versions_for(PACKAGES, package_versions), git_commit=git_commit(), xbench_version=__version__,
-            dry_run=True, estimate={"measured_steps": hp.max_steps, "seconds_per_step": per_step, "estimated_seconds": per_step * full.max_steps},
+            model=config.model,
+            out=str(out),
+            data=_data_summary(corpus, data, hp.max_length),
+            hyperparameters=full.to_dict(),
+            steps=full.max_steps,
+            tokens_seen=round(tokens_per_step * full.max_steps),
+            losses=_losses(trainer.state.log_history),
+            train_loss=None,
+            wall_seconds=wall,
+            peak_memory_bytes=peak,
+            peak_memory_kind=peak_kind,
+            device=device,
+            saved="nothing",
+            resumed_from=None,
+            packages=package_versions_for(PACKAGES, package_versions),
+            git_commit=git_commit(),
+            xbench_version=__version__,
+            dry_run=True,
+            estimate={"measured_steps": hp.max_steps, "seconds_per_step": per_step, "estimated_seconds": per_step * full.max_steps},
         )
 
     trainer.accelerator.unwrap_model(trainer.model).config.use_cache = True  # the saved model generates with a cache
     saved = _save(trainer, tokenizer, hp, out)
     losses = _losses(trainer.state.log_history)
     report = FinetuneReport(
-        model=config.model, out=str(out), data=_data_summary(corpus, data, hp.max_length), hyperparameters=hp.to_dict(),
-        steps=int(trainer.state.global_step), tokens_seen=tokens_seen, losses=losses, train_loss=float(result.training_loss),
-        wall_seconds=wall, peak_memory_bytes=peak, peak_memory_kind=peak_kind, device=device, saved=saved,
-        resumed_from=str(resume_from) if resume_from else None, packages=package_versions_for(PACKAGES, package_versions),
-        git_commit=git_commit(), xbench_version=__version__,
+        model=config.model,
+        out=str(out),
+        data=_data_summary(corpus, data, hp.max_length),
+        hyperparameters=hp.to_dict(),
+        steps=int(trainer.state.global_step),
+        tokens_seen=tokens_seen,
+        losses=losses,
+        train_loss=float(result.training_loss),
+        wall_seconds=wall,
+        peak_memory_bytes=peak,
+        peak_memory_kind=peak_kind,
+        device=device,
+        saved=saved,
+        resumed_from=str(resume_from) if resume_from else None,
+        packages=package_versions_for(PACKAGES, package_versions),
+        git_commit=git_commit(),
+        xbench_version=__version__,
     )
     if trainer.is_world_process_zero():
         report.write(out)

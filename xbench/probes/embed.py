@@ -119,8 +119,16 @@ def _first_tokens_text(tokenizer, text: str, max_tokens: int) -> str:
 
 
 def run_embedding_probe(
-    model, tokenizer, documents: Sequence[str], *, p: float, pool: Sequence[str], translate: Callable[[str, str], str | None],
-    seed: int = 0, device: str = "cpu", max_tokens: int = 256,
+    model,
+    tokenizer,
+    documents: Sequence[str],
+    *,
+    p: float,
+    pool: Sequence[str],
+    translate: Callable[[str, str], str | None],
+    seed: int = 0,
+    device: str = "cpu",
+    max_tokens: int = 256,
 ) -> dict[str, list[float]]:
     """Per-document cosine similarities under each condition, plus the difference vectors."""
     rng = random.Random(seed)

@@ -11,7 +11,9 @@ from xbench.probes.embed import CONDITIONS, compare, run_embedding_probe, tsne_p
 from xbench.runner.results import SAMPLES_FILE, Metric, PromptSettings, RunResult, mean_stderr, write_results
 
 
-def run_embed(model: str, source: str, out: str | Path, *, docs: int, p: float, pool: str, translator: str, cache=None, seed: int = 0, device: str = "auto") -> RunResult:
+def run_embed(
+    model: str, source: str, out: str | Path, *, docs: int, p: float, pool: str, translator: str, cache=None, seed: int = 0, device: str = "auto"
+) -> RunResult:
     from xbench.builders.wikitext_mixed import sample_indices, selected_documents
     from xbench.translation import TranslationCache
 
@@ -60,9 +62,20 @@ def _probe(model, source, out, chosen, texts, *, p, languages, translator, store
         tsne_plot(probe["differences"], folder / "tsne.png", seed)
     settings = PromptSettings(0, "none", "-", "none", f"embed|p:{p}|pool:{','.join(languages)}|words:{translator}")
     result = RunResult(
-        model=model, model_revision=loaded.revision, dataset=str(source), dataset_revision=None, config="embed", split="train",
-        prompt=settings, seed=seed, n_samples=len(texts), metrics=metrics, per_subject={},
-        signature=f"xbench:embed|p:{p}|pool:{','.join(languages)}|words:{translator}|seed:{seed}", dtype=loaded.dtype, device=loaded.device,
+        model=model,
+        model_revision=loaded.revision,
+        dataset=str(source),
+        dataset_revision=None,
+        config="embed",
+        split="train",
+        prompt=settings,
+        seed=seed,
+        n_samples=len(texts),
+        metrics=metrics,
+        per_subject={},
+        signature=f"xbench:embed|p:{p}|pool:{','.join(languages)}|words:{translator}|seed:{seed}",
+        dtype=loaded.dtype,
+        device=loaded.device,
     )
     write_results(folder, result)
     return result

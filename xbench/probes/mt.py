@@ -203,9 +203,18 @@ def evaluate_systems(
                 metrics["comet"] = Metric(comet, float("nan"))
             signature = " ".join(f"{name}:{sig}" for name, (_, sig) in scores.items())
             result = RunResult(
-                model=system, model_revision=None, dataset=testset.name, dataset_revision=None, config=f"{source}-{target}",
-                split="-", prompt=PromptSettings(0, "none", "-", "none", "mt"), seed=0, n_samples=len(sources), metrics=metrics,
-                per_subject={}, signature=f"xbench:mt|{signature}",
+                model=system,
+                model_revision=None,
+                dataset=testset.name,
+                dataset_revision=None,
+                config=f"{source}-{target}",
+                split="-",
+                prompt=PromptSettings(0, "none", "-", "none", "mt"),
+                seed=0,
+                n_samples=len(sources),
+                metrics=metrics,
+                per_subject={},
+                signature=f"xbench:mt|{signature}",
             )
             results.append(result)
             if out is not None:
@@ -213,7 +222,10 @@ def evaluate_systems(
                 folder.mkdir(parents=True, exist_ok=True)
                 write_results(folder, result)
                 (folder / "hypotheses.jsonl").write_text(
-                    "".join(json.dumps({"source": s, "hypothesis": h, "reference": r}, ensure_ascii=False) + "\n" for s, h, r in zip(sources, hypotheses, references)),
+                    "".join(
+                        json.dumps({"source": s, "hypothesis": h, "reference": r}, ensure_ascii=False) + "\n"
+                        for s, h, r in zip(sources, hypotheses, references)
+                    ),
                     encoding="utf-8",
                 )
     return results, list(dict.fromkeys(messages))

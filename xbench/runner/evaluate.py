@@ -26,8 +26,8 @@ from xbench.runner.results import (
     RunResult,
     Sample,
     accuracy,
-    prompt_hash,
     check_out_folder,
+    prompt_hash,
     resumable_samples,
     resume_key,
     sample_log,
@@ -149,12 +149,19 @@ def evaluate(
         batch = 1  # the backend's pool sends a subject's questions concurrently
     else:
         kind = row_kind(selected[configs[0]][0])
-        loaded = model if isinstance(model, LoadedModel) else load_model(
-            model, dtype=dtype, device=local_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=protocol
+        loaded = (
+            model
+            if isinstance(model, LoadedModel)
+            else load_model(model, dtype=dtype, device=local_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=protocol)
         )
         scorer = McScorer(
-            loaded.model, loaded.tokenizer, option_tokens(loaded.tokenizer, labels, protocol), strategy=strategy, device=loaded.device,
-            protocol=protocol, add_special_tokens=not apply_chat_template,
+            loaded.model,
+            loaded.tokenizer,
+            option_tokens(loaded.tokenizer, labels, protocol),
+            strategy=strategy,
+            device=loaded.device,
+            protocol=protocol,
+            add_special_tokens=not apply_chat_template,
         )
         batch = _batch_size(batch_size, loaded.device)
     settings = PromptSettings(shots, demos, ids, instruction, strategy, protocol, apply_chat_template, system_prompt)
@@ -256,8 +263,10 @@ def _require_paraphrased_questions(dataset: str, split: str, selected: dict[str,
             continue
         having = [c for c in known if c in selected and PARAPHRASED in selected[c][0]]
         having += [c for c in known if c not in selected and PARAPHRASED in _peek(dataset, c, split)]
-        where = f"configs with it: {', '.join(having)}" if having else (
-            "build from a _perturbed subset (xbench build tofu --source-config forget10_perturbed; forget01/05/10_perturbed have it)"
+        where = (
+            f"configs with it: {', '.join(having)}"
+            if having
+            else ("build from a _perturbed subset (xbench build tofu --source-config forget10_perturbed; forget01/05/10_perturbed have it)")
         )
         raise InputError(f"{config}: no {PARAPHRASED} column, which --protocol study prompts (TOFU is evaluated on paraphrased questions); {where}")
 
@@ -276,7 +285,9 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
     seen: dict[str, int] = {}
     for index, row in enumerate(rows):
         if row["id"] in seen:
-            raise InputError(f"config {config!r}: id {row['id']!r} appears twice (rows {seen[row['id']] + 1} and {index + 1}); rows need unique ids to be scored and resumed")
+            raise InputError(
+                f"config {config!r}: id {row['id']!r} appears twice (rows {seen[row['id']] + 1} and {index + 1}); rows need unique ids to be scored and resumed"
+            )
         seen[row["id"]] = index
     if subjects:
         rows = [r for r in rows if r.get("subject") in subjects]
@@ -316,6 +327,7 @@ def _evaluate_generation(
     if max_new_tokens is not None:
         budget, budget_name = max_new_tokens, str(max_new_tokens)
     elif study:
+
         def budget(text: str) -> int:
             return max(1, protocols.TOFU_MAX_LENGTH - len(loaded.tokenizer(text, add_special_tokens=special)["input_ids"]))
 
@@ -351,10 +363,23 @@ def _evaluate_generation(
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     samples = [merged[r["id"]] for r in rows]
     result = RunResult(
-        model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
-        prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(dataset, config, settings, dataset_hash), dtype=loaded.dtype, device=loaded.device,
-        tokenizer=loaded.tokenizer_source, dataset_hash=dataset_hash, run_key=key,
+        model=loaded.name,
+        model_revision=loaded.revision,
+        dataset=dataset,
+        dataset_revision=None,
+        config=config,
+        split=split,
+        prompt=settings,
+        seed=0,
+        n_samples=len(samples),
+        metrics=rouge_metrics(samples),
+        per_subject={},
+        signature=signature(dataset, config, settings, dataset_hash),
+        dtype=loaded.dtype,
+        device=loaded.device,
+        tokenizer=loaded.tokenizer_source,
+        dataset_hash=dataset_hash,
+        run_key=key,
     )
     _finish(folder, samples, result, shard)
     return result
@@ -421,11 +446,24 @@ def _evaluate_config(
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
     acc = accuracy([x.correct for x in ordered])
     result = RunResult(
-        model=loaded.name, model_revision=loaded.revision, dataset=dataset, dataset_revision=None, config=config, split=split,
-        prompt=settings, seed=0, n_samples=len(ordered), metrics={"acc": acc},
+        model=loaded.name,
+        model_revision=loaded.revision,
+        dataset=dataset,
+        dataset_revision=None,
+        config=config,
+        split=split,
+        prompt=settings,
+        seed=0,
+        n_samples=len(ordered),
+        metrics={"acc": acc},
         flags=answer_flags([x.prediction for x in ordered], labels, acc.value, acc.stderr),
-        per_subject=per_subject if len(per_subject) > 1 else {}, signature=signature(dataset, config, settings, dataset_hash),
-        dtype=loaded.dtype, device=loaded.device, tokenizer=loaded.tokenizer_source, dataset_hash=dataset_hash, run_key=key,
+        per_subject=per_subject if len(per_subject) > 1 else {},
+        signature=signature(dataset, config, settings, dataset_hash),
+        dtype=loaded.dtype,
+        device=loaded.device,
+        tokenizer=loaded.tokenizer_source,
+        dataset_hash=dataset_hash,
+        run_key=key,
     )
     _finish(folder, ordered, result, shard)
     return result
@@ -458,9 +496,7 @@ def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, se
     """(content hash of the local files read, resume key): a sample is reused only under the same key."""
     read = [config] + ([SOURCE_LANGUAGE] if settings.shots and settings.demos in ("english", "translate") else [])
     dataset_hash = data.content_hash(dataset, read) if data.is_local(dataset) else None
-    key = resume_key(
-        model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__
-    )
+    key = resume_key(model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__)
     return dataset_hash, key
 
 
@@ -513,9 +549,17 @@ def _score(scorer: McScorer, texts: list[str], batch: int) -> Iterable[Scored]:
 
 def _sample(row: dict[str, Any], subject: str, text: str, scored: Scored, key: str, logged_prompt: str | None = None) -> Sample:
     return Sample(
-        id=row["id"], subject=subject, prompt_hash=prompt_hash(text), probs=scored.probs, logprobs=scored.logprobs,
-        prediction=scored.prediction, target=int(row["answer"]), correct=scored.prediction == int(row["answer"]),
-        generation=scored.generation, run_key=key, prompt=logged_prompt,
+        id=row["id"],
+        subject=subject,
+        prompt_hash=prompt_hash(text),
+        probs=scored.probs,
+        logprobs=scored.logprobs,
+        prediction=scored.prediction,
+        target=int(row["answer"]),
+        correct=scored.prediction == int(row["answer"]),
+        generation=scored.generation,
+        run_key=key,
+        prompt=logged_prompt,
     )
 
 

@@ -53,12 +53,22 @@ def study_delimiter(tokenizer, labels: tuple[str, ...]) -> str:
             fits &= full[: len(base)] == base and full[len(base) :] == [token]
         if fits:
             return delimiter
-    raise InputError("--tokenizer: the study's option tokens (the letters encoded alone) follow 'Answer:' neither bare nor after a space with this tokenizer; lm-eval cannot score them")
+    raise InputError(
+        "--tokenizer: the study's option tokens (the letters encoded alone) follow 'Answer:' neither bare nor after a space with this tokenizer; lm-eval cannot score them"
+    )
 
 
 def export_lm_eval(
-    dataset: str, out: str | Path, *, configs: list[str] | None = None, ids: str = "ABCD", instruction: str = "none", prefix: str = "xbench",
-    protocol: str = protocols.HARNESS, tokenizer=None, dataset_path: str | None = None,
+    dataset: str,
+    out: str | Path,
+    *,
+    configs: list[str] | None = None,
+    ids: str = "ABCD",
+    instruction: str = "none",
+    prefix: str = "xbench",
+    protocol: str = protocols.HARNESS,
+    tokenizer=None,
+    dataset_path: str | None = None,
 ) -> list[Path]:
     """Write the task files for ``dataset`` (a build folder or Hub id); returns the files written.
 
@@ -74,7 +84,9 @@ def export_lm_eval(
     splits = {config: _split_names(dataset, config) for config in configs}
     for config, names in splits.items():
         if "test" not in names:
-            raise InputError(f"{dataset} config {config!r}: no test split (splits: {', '.join(names)}); lm-eval export covers the multiple-choice families (mmlu_mixup, hp_quiz)")
+            raise InputError(
+                f"{dataset} config {config!r}: no test split (splits: {', '.join(names)}); lm-eval export covers the multiple-choice families (mmlu_mixup, hp_quiz)"
+            )
     loaded = {config: _load_split(dataset, config, "test") for config in configs}
     for config, rows in loaded.items():
         if "choices" not in rows[0]:

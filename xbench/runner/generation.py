@@ -70,9 +70,13 @@ def score_pairs(records: Iterable[dict[str, Any]], tokenizer: str = "default") -
         extra = {k: v for k, v in record.items() if k not in ("id", "generation", "reference", "prompt_hash")}
         samples.append(
             GenerationSample(
-                id=str(record.get("id", f"row/{index}")), generation=record["generation"], reference=record["reference"],
-                rouge1_recall=scores["rouge1"].recall, rougeL_recall=scores["rougeL"].recall,
-                prompt_hash=record.get("prompt_hash", ""), extra=extra,
+                id=str(record.get("id", f"row/{index}")),
+                generation=record["generation"],
+                reference=record["reference"],
+                rouge1_recall=scores["rouge1"].recall,
+                rougeL_recall=scores["rougeL"].recall,
+                prompt_hash=record.get("prompt_hash", ""),
+                extra=extra,
             )
         )
     return samples
@@ -105,9 +109,7 @@ def read_generations(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def greedy_continuation(
-    model, tokenizer, prompt: str, max_new_tokens: int, device: str, stop: str | None = None, add_special_tokens: bool = True
-) -> str:
+def greedy_continuation(model, tokenizer, prompt: str, max_new_tokens: int, device: str, stop: str | None = None, add_special_tokens: bool = True) -> str:
     """The new text of a greedy decoding (never sampled), optionally stopping once ``stop`` appears."""
     import torch
 
@@ -115,9 +117,7 @@ def greedy_continuation(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stopping = {"stop_strings": [stop], "tokenizer": tokenizer} if stop else {}
     with torch.inference_mode():
-        generated = model.generate(
-            ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad, **stopping
-        )
+        generated = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad, **stopping)
     return tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
 
 
@@ -126,10 +126,7 @@ def generate_greedy(
 ) -> list[str]:
     """Greedy answers, one prompt at a time, stripped; ``max_new_tokens`` may depend on the prompt."""
     budget = max_new_tokens if callable(max_new_tokens) else (lambda _prompt: max_new_tokens)
-    return [
-        greedy_continuation(model, tokenizer, prompt, budget(prompt), device, add_special_tokens=add_special_tokens).strip()
-        for prompt in prompts
-    ]
+    return [greedy_continuation(model, tokenizer, prompt, budget(prompt), device, add_special_tokens=add_special_tokens).strip() for prompt in prompts]
 
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):
@@ -144,9 +141,19 @@ def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer
     settings = PromptSettings(0, "none", "-", "none", f"external|rouge:{rouge_tokenizer}")
     file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     result = RunResult(
-        model=model, model_revision=None, dataset=str(path), dataset_revision=None, config=path.stem, split="-",
-        prompt=settings, seed=0, n_samples=len(samples), metrics=rouge_metrics(samples), per_subject={},
-        signature=signature(str(path), path.stem, settings, file_hash), dataset_hash=file_hash,
+        model=model,
+        model_revision=None,
+        dataset=str(path),
+        dataset_revision=None,
+        config=path.stem,
+        split="-",
+        prompt=settings,
+        seed=0,
+        n_samples=len(samples),
+        metrics=rouge_metrics(samples),
+        per_subject={},
+        signature=signature(str(path), path.stem, settings, file_hash),
+        dataset_hash=file_hash,
     )
     write_results(out, result)
     return result

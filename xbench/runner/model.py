@@ -82,8 +82,14 @@ def load_tokenizer(tokenizer: str):
 
 
 def load_model(
-    model: str, *, dtype: str = "auto", device: str = "auto", device_map: str | None = None, tokenizer: str | None = None,
-    kind: str = "mmlu", protocol: str = "harness",
+    model: str,
+    *,
+    dtype: str = "auto",
+    device: str = "auto",
+    device_map: str | None = None,
+    tokenizer: str | None = None,
+    kind: str = "mmlu",
+    protocol: str = "harness",
 ) -> LoadedModel:
     require_torch()
     silence_libraries()  # xbench draws its own progress; no "Loading weights" bar (eval, mt-eval, embed)

@@ -100,8 +100,10 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
             axes[-1, 0].set_xticks(range(len(groups)), groups)
             handles = [Patch(facecolor=f"C{i}", edgecolor="black", linewidth=0.4, label=fmt) for i, fmt in enumerate(series)]
             if kind == "accuracy":
-                handles += [Line2D([], [], color="firebrick", linestyle=":", label=f"chance ({1 / n_options:.2f})"),
-                            Line2D([], [], color="black", linestyle="--", label="English")]
+                handles += [
+                    Line2D([], [], color="firebrick", linestyle=":", label=f"chance ({1 / n_options:.2f})"),
+                    Line2D([], [], color="black", linestyle="--", label="English"),
+                ]
             fig.legend(handles=handles, loc="outside lower center", fontsize="small", ncol=min(6, len(handles)), frameon=False)
             title = f"{dataset}: {'accuracy' if kind == 'accuracy' else 'gap to English'} ({setting})"
             fig.suptitle(title, fontsize="medium", x=0.01, ha="left")
@@ -144,8 +146,7 @@ def _draw_panel(ax, kind, scores, english, groups, series, configs, n_options) -
             values.append(value)
             errors.append(error)
             extents.append(abs(value) + error)
-        ax.bar(xs, values, width, yerr=errors, capsize=2, label=fmt, color=f"C{i}", edgecolor="black", linewidth=0.4,
-               error_kw={"linewidth": 0.8})
+        ax.bar(xs, values, width, yerr=errors, capsize=2, label=fmt, color=f"C{i}", edgecolor="black", linewidth=0.4, error_kw={"linewidth": 0.8})
     if kind == "accuracy":
         ax.axhline(1 / n_options, color="firebrick", linestyle=":", linewidth=1)
         if base is not None:

@@ -98,11 +98,7 @@ def study_translate_demo(mixed: dict, english: dict, ids: Sequence[str]) -> str:
 
 def study_translate_query(question: str, choices: Sequence[str], ids: Sequence[str]) -> str:
     """The study's translate-then-answer test item: it stops where the model starts the English version."""
-    return (
-        protocols.QUESTION_PREFIX
-        + question_block(question, choices, ids)
-        + f"\nAnswer: \n{protocols.TRANSLATE_REQUEST}\n{protocols.QUESTION_PREFIX}"
-    )
+    return protocols.QUESTION_PREFIX + question_block(question, choices, ids) + f"\nAnswer: \n{protocols.TRANSLATE_REQUEST}\n{protocols.QUESTION_PREFIX}"
 
 
 def wrap(text: str, tokenizer, *, chat_template: bool = False, system_prompt: str | None = None) -> str:

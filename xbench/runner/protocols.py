@@ -92,9 +92,7 @@ STUDY_HP_INSTRUCTIONS = {
     "it": "Di seguito sono riportate domande a scelta multipla (con risposte) su Harry Potter.",
 }
 # CKB MMLU/dataset/mmlu.py ``INTERV_PROMPTS[2]`` and mmlu_en_trans.py's request sentence.
-TRANSLATE_INSTRUCTION = (
-    "Remember that the question and options can be in different languages. First translate them all to English. Then output the answer."
-)
+TRANSLATE_INSTRUCTION = "Remember that the question and options can be in different languages. First translate them all to English. Then output the answer."
 TRANSLATE_REQUEST = "Translate the question and options into English, and then answer."
 QUESTION_PREFIX = "Question: "
 STUDY_TRANSLATE_TOKENS = 256  # CKB MMLU/scripts/intervention/llama3.sh --max_token

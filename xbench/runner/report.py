@@ -127,14 +127,28 @@ def write_tables(results: list[RunResult], out: Path) -> list[Path]:
     records = []
     for r in sorted(results, key=lambda r: (row_label(r), _config_order(r.config))):
         metric_name, metric = headline_metric(r)
-        records.append({
-            "model": r.model, "dataset": r.dataset, "config": r.config, "setting": row_label(r).split(" | ")[-1],
-            "metric": metric_name, "value": metric.value, "stderr": metric.stderr if math.isfinite(metric.stderr) else None,
-            "n": r.n_samples, "signature": r.signature, "build_signature": r.build_signature, "flags": list(r.flags),
-        })
+        records.append(
+            {
+                "model": r.model,
+                "dataset": r.dataset,
+                "config": r.config,
+                "setting": row_label(r).split(" | ")[-1],
+                "metric": metric_name,
+                "value": metric.value,
+                "stderr": metric.stderr if math.isfinite(metric.stderr) else None,
+                "n": r.n_samples,
+                "signature": r.signature,
+                "build_signature": r.build_signature,
+                "flags": list(r.flags),
+            }
+        )
     md = ["| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
     for label, cells in table.items():
-        md.append(f"| {label.replace('|', chr(92) + '|')} | " + " | ".join(f"{format_metric(cells[c].metric, 3)} (n={cells[c].n})" if c in cells else "-" for c in configs) + " |")
+        md.append(
+            f"| {label.replace('|', chr(92) + '|')} | "
+            + " | ".join(f"{format_metric(cells[c].metric, 3)} (n={cells[c].n})" if c in cells else "-" for c in configs)
+            + " |"
+        )
     notes = flag_lines(results)
     if notes:
         md += ["", "Warnings:", "", *(f"- {line}" for line in notes)]

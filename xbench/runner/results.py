@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from xbench import __version__
-from xbench.errors import InputError
 from xbench.about import DISTRIBUTION
+from xbench.errors import InputError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"

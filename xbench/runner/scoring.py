@@ -92,8 +92,15 @@ def _cache_keyword(model) -> str:
 
 class McScorer:
     def __init__(
-        self, model, tokenizer, options: OptionTokens, *, strategy: str = "maxprob", device: str = "cpu",
-        protocol: str = protocols.HARNESS, add_special_tokens: bool = True,
+        self,
+        model,
+        tokenizer,
+        options: OptionTokens,
+        *,
+        strategy: str = "maxprob",
+        device: str = "cpu",
+        protocol: str = protocols.HARNESS,
+        add_special_tokens: bool = True,
     ):
         if strategy not in STRATEGIES:
             raise InputError(f"--strategy: unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
@@ -177,9 +184,7 @@ class McScorer:
 
         results = []
         for prompt in prompts:
-            text = greedy_continuation(
-                self.model, self.tokenizer, prompt, max_new_tokens, self.device, stop=cue, add_special_tokens=self.add_special_tokens
-            )
+            text = greedy_continuation(self.model, self.tokenizer, prompt, max_new_tokens, self.device, stop=cue, add_special_tokens=self.add_special_tokens)
             cut = text.find(cue)
             written = text[: cut + len(cue)] if cut >= 0 else text.rstrip() + "\n" + cue
             scored = self.score_plain(prompt + written)
@@ -193,9 +198,7 @@ class McScorer:
 
         results = []
         for prompt in prompts:
-            text = greedy_continuation(
-                self.model, self.tokenizer, prompt, max_new_tokens, self.device, add_special_tokens=self.add_special_tokens
-            )
+            text = greedy_continuation(self.model, self.tokenizer, prompt, max_new_tokens, self.device, add_special_tokens=self.add_special_tokens)
             prediction = protocols.read_written_answer(text, self.options.ids)
             results.append(Scored([], [], prediction, -1, text))
         return results

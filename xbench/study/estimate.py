@@ -72,10 +72,17 @@ def _plan_build(plan: Plan, step: Step, out: Path, scratch: Path) -> dict[str, A
 
     settings = _resolved_paths(plan, step, out, scratch)
     report = build(
-        settings["dataset"], langs=settings.get("langs"), formats=settings.get("formats"), source=settings.get("source"),
-        translator=settings.get("translator"), seed=settings.get("seed", 0), splits=settings.get("splits"), dry_run=True,
+        settings["dataset"],
+        langs=settings.get("langs"),
+        formats=settings.get("formats"),
+        source=settings.get("source"),
+        translator=settings.get("translator"),
+        seed=settings.get("seed", 0),
+        splits=settings.get("splits"),
+        dry_run=True,
         **({"mixup_pool": tuple(settings["mixup_pool"])} if settings.get("mixup_pool") else {}),
-        options=build_options(settings), cache=plan.cache,
+        options=build_options(settings),
+        cache=plan.cache,
     )
     chain = report.translator
     languages = report.languages.values()

@@ -77,8 +77,13 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "recipe": self.recipe.name, "recipe_path": self.recipe.path, "overrides": self.recipe.overrides, "profile": self.profile,
-            "models": self.models, "xbench_version": __version__, "steps": [s.to_dict() for s in self.steps],
+            "recipe": self.recipe.name,
+            "recipe_path": self.recipe.path,
+            "overrides": self.recipe.overrides,
+            "profile": self.profile,
+            "models": self.models,
+            "xbench_version": __version__,
+            "steps": [s.to_dict() for s in self.steps],
         }
 
 
@@ -130,7 +135,16 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
         step_id = f"data:hp-index@{config}"
         if step_id not in data_steps:
             data_steps[step_id] = step_id
-            steps.insert(0, Step(step_id, "data", {"slice": "hp-index", "source_config": config, "doc_unit": options.get("doc_unit", "line"), "top_k": 1000}, [], f"data/hp-index-{config}"))
+            steps.insert(
+                0,
+                Step(
+                    step_id,
+                    "data",
+                    {"slice": "hp-index", "source_config": config, "doc_unit": options.get("doc_unit", "line"), "top_k": 1000},
+                    [],
+                    f"data/hp-index-{config}",
+                ),
+            )
         options["subset"] = "@step:" + step_id
         return [step_id]
 
@@ -147,7 +161,9 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
             settings.update(extra)
             settings["source"], inputs = smoke_data(settings.get("source"))
             if build["dataset"] == "tofu" and not settings.get("source"):
-                raise InputError(f"{recipe.path}: builds.{name}: TOFU has no offline slice; pass builds.{name}.source=FILE (a TOFU JSON/JSONL file) for --profile smoke")
+                raise InputError(
+                    f"{recipe.path}: builds.{name}: TOFU has no offline slice; pass builds.{name}.source=FILE (a TOFU JSON/JSONL file) for --profile smoke"
+                )
         inputs += hp_index(options)
         settings["options"] = options
         steps.append(Step(f"build:{name}", "build", settings, inputs, f"builds/{name}", {"build": name}))
@@ -159,8 +175,16 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
             if profile == "smoke":
                 settings.update(SMOKE_FINETUNE)
                 settings.update((smoke.get("finetunes") or {}).get(name) or {})
-            steps.append(Step(f"finetune:{name}@{slug(model)}", "finetune", settings, [*model_inputs[model], f"build:{run['data']}"],
-                              f"finetunes/{name}/{slug(model)}", {"model": model, "training": name}))
+            steps.append(
+                Step(
+                    f"finetune:{name}@{slug(model)}",
+                    "finetune",
+                    settings,
+                    [*model_inputs[model], f"build:{run['data']}"],
+                    f"finetunes/{name}/{slug(model)}",
+                    {"model": model, "training": name},
+                )
+            )
 
     def model_for(model: str, training: str) -> tuple[str, list[str]]:
         if training == BASE:
@@ -179,12 +203,16 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
             for model in model_ids:
                 for training in ev.get("models") or [BASE]:
                     path, inputs = model_for(model, training)
-                    steps.append(Step(
-                        f"eval:{name}/{variant['name']}@{slug(model)}+{training}", "eval",
-                        {"model": path, "dataset": f"@step:build:{ev['data']}", "configs": list(configs), **settings},
-                        [*inputs, f"build:{ev['data']}"], f"evals/{name}/{variant['name']}/{slug(model)}/{training}",
-                        {"evaluation": name, "variant": variant["name"], "model": model, "training": training},
-                    ))
+                    steps.append(
+                        Step(
+                            f"eval:{name}/{variant['name']}@{slug(model)}+{training}",
+                            "eval",
+                            {"model": path, "dataset": f"@step:build:{ev['data']}", "configs": list(configs), **settings},
+                            [*inputs, f"build:{ev['data']}"],
+                            f"evals/{name}/{variant['name']}/{slug(model)}/{training}",
+                            {"evaluation": name, "variant": variant["name"], "model": model, "training": training},
+                        )
+                    )
 
     for name, probe in (data.get("probes") or {}).items():
         settings = dict(probe.get("settings") or {})
@@ -207,15 +235,21 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
                 if not first and "engines" in mine:
                     mine["engines"] = []  # translation engines do not depend on the model: scored once, with the first
                 first = False
-                steps.append(Step(
-                    f"{probe['kind']}:{name}@{slug(model)}+{training}", probe["kind"], {"model": path, **mine},
-                    [*inputs, *inputs_extra], f"probes/{name}/{slug(model)}/{training}",
-                    {"evaluation": name, "variant": probe["kind"], "model": model, "training": training},
-                ))
+                steps.append(
+                    Step(
+                        f"{probe['kind']}:{name}@{slug(model)}+{training}",
+                        probe["kind"],
+                        {"model": path, **mine},
+                        [*inputs, *inputs_extra],
+                        f"probes/{name}/{slug(model)}/{training}",
+                        {"evaluation": name, "variant": probe["kind"], "model": model, "training": training},
+                    )
+                )
 
     results = [s.id for s in steps if s.kind in ("eval", "mt", "embed")]
-    steps.append(Step("report", "report", {"figure": data["figure"], "published": data.get("published") or [], "figures": data["paper"]["figures"]},
-                      results, "report"))
+    steps.append(
+        Step("report", "report", {"figure": data["figure"], "published": data.get("published") or [], "figures": data["paper"]["figures"]}, results, "report")
+    )
     plan = Plan(recipe, profile, model_ids, steps)
     assign_keys(plan)
     return plan
@@ -254,7 +288,12 @@ def smoke_gguf(required: bool = True) -> Path | None:
 def _local_paths(settings: dict[str, Any]) -> dict[str, str]:
     found = {}
     for key, value in settings.items():
-        if isinstance(value, str) and not value.startswith("@") and ("/" in value or value.endswith((".json", ".jsonl", ".txt"))) and Path(value).expanduser().exists():
+        if (
+            isinstance(value, str)
+            and not value.startswith("@")
+            and ("/" in value or value.endswith((".json", ".jsonl", ".txt")))
+            and Path(value).expanduser().exists()
+        ):
             found[key] = value
         elif isinstance(value, dict):
             found.update({f"{key}.{k}": v for k, v in _local_paths(value).items()})

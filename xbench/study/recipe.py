@@ -23,21 +23,52 @@ RESULT_COLUMNS = ("evaluation", "variant", "model", "training", "config", "langu
 
 # key -> (required, type or None for any). Nested mappings are checked by their own schema.
 _TOP = {
-    "name": (True, str), "title": (True, str), "paper": (True, dict), "notes": (False, str), "models": (True, list),
-    "builds": (False, dict), "finetunes": (False, dict), "evaluations": (False, dict), "probes": (False, dict),
-    "figure": (True, dict), "published": (False, list), "smoke": (False, dict),
+    "name": (True, str),
+    "title": (True, str),
+    "paper": (True, dict),
+    "notes": (False, str),
+    "models": (True, list),
+    "builds": (False, dict),
+    "finetunes": (False, dict),
+    "evaluations": (False, dict),
+    "probes": (False, dict),
+    "figure": (True, dict),
+    "published": (False, list),
+    "smoke": (False, dict),
 }
 _PAPER = {"figures": (True, list), "section": (True, str), "source": (False, str)}
 _BUILD = {
-    "dataset": (True, str), "langs": (False, list), "formats": (False, list), "translator": (False, str),
-    "source": (False, str), "splits": (False, list), "seed": (False, int), "mixup_pool": (False, list), "options": (False, dict),
+    "dataset": (True, str),
+    "langs": (False, list),
+    "formats": (False, list),
+    "translator": (False, str),
+    "source": (False, str),
+    "splits": (False, list),
+    "seed": (False, int),
+    "mixup_pool": (False, list),
+    "options": (False, dict),
 }
 BUILD_OPTIONS = ("source_config", "translate_answers", "units", "doc_unit", "pool", "max_docs", "sample", "sample_seed", "subset", "all_languages")
 _FINETUNE = {"data": (True, str), "config": (True, str), "settings": (False, dict)}
 _EVALUATION = {"data": (True, str), "configs": (True, list), "models": (False, list), "settings": (False, dict), "variants": (False, list)}
 EVAL_SETTINGS = (
-    "shots", "demos", "ids", "instruction", "strategy", "protocol", "split", "limit", "subjects", "max_new_tokens",
-    "rouge_tokenizer", "batch_size", "dtype", "tokenizer", "apply_chat_template", "system_prompt", "tofu_template",
+    "shots",
+    "demos",
+    "ids",
+    "instruction",
+    "strategy",
+    "protocol",
+    "split",
+    "limit",
+    "subjects",
+    "max_new_tokens",
+    "rouge_tokenizer",
+    "batch_size",
+    "dtype",
+    "tokenizer",
+    "apply_chat_template",
+    "system_prompt",
+    "tofu_template",
 )
 _VARIANT = {"name": (True, str), "settings": (False, dict), "configs": (False, list)}
 _PROBE = {"kind": (True, str), "models": (False, list), "settings": (False, dict)}
@@ -46,8 +77,16 @@ PROBE_SETTINGS = {
     "embed": ("source", "docs", "p", "pool", "translator", "seed"),
 }
 _FIGURE = {
-    "kind": (True, str), "x": (True, str), "hue": (False, str), "panel": (False, str), "metric": (True, str),
-    "chance": (False, float), "ylabel": (True, str), "title": (False, str), "average": (False, list), "where": (False, dict),
+    "kind": (True, str),
+    "x": (True, str),
+    "hue": (False, str),
+    "panel": (False, str),
+    "metric": (True, str),
+    "chance": (False, float),
+    "ylabel": (True, str),
+    "title": (False, str),
+    "average": (False, list),
+    "where": (False, dict),
 }
 _PUBLISHED = {"figure": (True, str), "value": (True, float), "where": (True, dict), "source": (False, str)}
 _SMOKE = {"builds": (False, dict), "finetunes": (False, dict), "evaluations": (False, dict), "probes": (False, dict), "notes": (False, str)}

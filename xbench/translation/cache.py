@@ -95,18 +95,14 @@ class TranslationCache:
         """Entries made by ``engine`` for ``texts``: {source: target} for the hits."""
         return {text: target for text, (target, _) in self._select(source_lang, target_lang, texts, engine).items()}
 
-    def lookup_any(
-        self, source_lang: str, target_lang: str, texts: Iterable[str], prefer: tuple[str, ...] = ()
-    ) -> dict[str, tuple[str, str]]:
+    def lookup_any(self, source_lang: str, target_lang: str, texts: Iterable[str], prefer: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
         """Entries by any engine: {source: (target, engine)}.
 
         Entries of engines in ``prefer`` win in that order; otherwise the earliest stored wins.
         """
         return self._select(source_lang, target_lang, texts, None, prefer)
 
-    def _select(
-        self, source_lang: str, target_lang: str, texts: Iterable[str], engine: str | None, prefer: tuple[str, ...] = ()
-    ) -> dict[str, tuple[str, str]]:
+    def _select(self, source_lang: str, target_lang: str, texts: Iterable[str], engine: str | None, prefer: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
         unique = list(dict.fromkeys(texts))
         found: dict[str, tuple[str, str]] = {}
         engine_clause = "AND engine = ?" if engine is not None else ""
@@ -148,8 +144,7 @@ class TranslationCache:
         try:
             with self._db:
                 cursor = self._db.executemany(
-                    "INSERT INTO translations (engine, source_lang, target_lang, key, source, target) "
-                    f"VALUES (?, ?, ?, ?, ?, ?) {conflict}",
+                    f"INSERT INTO translations (engine, source_lang, target_lang, key, source, target) VALUES (?, ?, ?, ?, ?, ?) {conflict}",
                     rows,
                 )
         except sqlite3.Error as err:

@@ -120,9 +120,7 @@ class DeepTranslatorSpec:
 DEEP_TRANSLATOR_ENGINES: dict[str, DeepTranslatorSpec] = {
     "google": DeepTranslatorSpec("GoogleTranslator"),
     "deepl": DeepTranslatorSpec("DeeplTranslator", env={"api_key": "DEEPL_API_KEY"}),
-    "microsoft": DeepTranslatorSpec(
-        "MicrosoftTranslator", env={"api_key": "MICROSOFT_TRANSLATOR_KEY"}, optional_env={"region": "MICROSOFT_TRANSLATOR_REGION"}
-    ),
+    "microsoft": DeepTranslatorSpec("MicrosoftTranslator", env={"api_key": "MICROSOFT_TRANSLATOR_KEY"}, optional_env={"region": "MICROSOFT_TRANSLATOR_REGION"}),
     "mymemory": DeepTranslatorSpec("MyMemoryTranslator", max_chars=500),
     "libre": DeepTranslatorSpec("LibreTranslator", env={"api_key": "LIBRE_API_KEY"}, optional_env={"custom_url": "LIBRE_URL"}),
     "yandex": DeepTranslatorSpec("YandexTranslator", env={"api_key": "YANDEX_API_KEY"}),
@@ -250,7 +248,11 @@ class ApertiumEngine:
             raise EngineError(f"apertium has no {mode} mode installed (apt-get install apertium-{mode})")
         try:
             done = subprocess.run(
-                [self.executable, "-u", mode], input=PACK_SEPARATOR.join(texts) + "\n", capture_output=True, text=True, check=False,
+                [self.executable, "-u", mode],
+                input=PACK_SEPARATOR.join(texts) + "\n",
+                capture_output=True,
+                text=True,
+                check=False,
                 timeout=self.timeout,
             )
         except subprocess.TimeoutExpired:  # run() has killed it

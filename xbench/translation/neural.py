@@ -241,8 +241,12 @@ class LlmEngine(_LocalModel):
             longest = max(self.count_tokens(t) for t in texts)
             with torch.inference_mode():
                 output = self.model.generate(
-                    **encoded.to(self.device), do_sample=False, max_new_tokens=min(2 * longest + 16, MAX_NEW_TOKENS),
-                    pad_token_id=tokenizer.pad_token_id, stop_strings=["\n"], tokenizer=tokenizer,
+                    **encoded.to(self.device),
+                    do_sample=False,
+                    max_new_tokens=min(2 * longest + 16, MAX_NEW_TOKENS),
+                    pad_token_id=tokenizer.pad_token_id,
+                    stop_strings=["\n"],
+                    tokenizer=tokenizer,
                 )
             new = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
         return [text.split("\n")[0].strip() for text in new]

@@ -24,6 +24,5 @@ def require_reachable(engine: str, *, why: str, timeout: float = 3.0) -> None:
         socket.create_connection((host, 443), timeout=timeout).close()
     except OSError:
         raise XbenchError(
-            f"{why} is {engine}, which needs the network, and {host} cannot be reached; "
-            f"offline, choose --translator from {OFFLINE_ENGINES}"
+            f"{why} is {engine}, which needs the network, and {host} cannot be reached; offline, choose --translator from {OFFLINE_ENGINES}"
         ) from None

@@ -73,7 +73,14 @@ def open_api_backend(model: str, options: ApiOptions, labels: Sequence[str], str
         raise InputError(f"--protocol: unknown protocol {options.protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if options.concurrency < 1:
         raise InputError("--concurrency: must be at least 1")
-    client = ApiClient(options.base_url, api_key_env=options.api_key_env, timeout=options.timeout, max_retries=options.max_retries, backoff=options.backoff, cache=ResponseCache(options.cache))
+    client = ApiClient(
+        options.base_url,
+        api_key_env=options.api_key_env,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+        backoff=options.backoff,
+        cache=ResponseCache(options.cache),
+    )
     if check:
         client.check_model(model)
     scorer = ApiScorer(client, model, labels, strategy, options)
