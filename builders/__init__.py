@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xbench.builder import Family
 from xbench.errors import InputError
+from xbench.family import Family
 
 
 def families() -> dict[str, Family]:

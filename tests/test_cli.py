@@ -123,7 +123,7 @@ def test_failed_translation_exits_1_with_next_steps(tmp_path, mmlu_source, cache
 def test_translations_import_export_and_memory_build(tmp_path, mmlu_source, cache_path):
     from conftest import FakeEngine
 
-    from xbench.pipeline import build
+    from xbench.building import build
 
     build("mmlu_mixup", source=str(mmlu_source), translator=FakeEngine(), langs="fr", formats="full", out=tmp_path / "a", cache=cache_path)
     exported = tmp_path / "tm.jsonl"

@@ -207,15 +207,15 @@ import os, signal, sys, time
 sys.path.insert(0, {tests!r})
 from conftest import FakeEngine
 import xbench
-from xbench import pipeline
+from xbench import building
 
 mode, out, source, cache = sys.argv[1:5]
 if mode == "during-swap":  # die right after the first entry (the report) is swapped in
-    real = pipeline._exchange
+    real = building._exchange
     def exchange(a, b):
         real(a, b)
         os.kill(os.getpid(), signal.SIGKILL)
-    pipeline._exchange = exchange
+    building._exchange = exchange
     on_config = None
 else:  # die after the first config is written to staging
     def on_config(name):

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from xbench.errors import InputError, TranslationFailed, XbenchError
 
 # Imported on first use: the build pipeline pulls in `datasets`, which `xbench --help` does not need.
-_LAZY = {"BuildReport": "xbench.pipeline", "build": "xbench.pipeline", "Engine": "xbench.translation", "TranslationCache": "xbench.translation"}
+_LAZY = {"BuildReport": "xbench.build_report", "build": "xbench.building", "Engine": "xbench.translation", "TranslationCache": "xbench.translation"}
 
 __all__ = ["BuildReport", "Engine", "InputError", "TranslationCache", "TranslationFailed", "XbenchError", "__version__", "build"]
 

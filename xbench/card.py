@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING
 
 import yaml
 
 from xbench import __version__
-from xbench.builder import Family
+from xbench.build_report import BuildReport
+from xbench.family import Family
 from xbench.formats import ConfigSpec
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
-
-if TYPE_CHECKING:
-    from xbench.pipeline import BuildReport
-
-STUDY_CITATION = """@article{chua2024crosslingual,
-  title={Crosslingual Capabilities and Knowledge Barriers in Multilingual Large Language Models},
-  author={Chua, Lynn and Ghazi, Badih and Huang, Yangsibo and Kamath, Pritish and Kumar, Ravi and Manurangsi, Pasin and Sinha, Amer and Xie, Chulin and Zhang, Chiyuan},
-  journal={arXiv preprint arXiv:2406.16135},
-  year={2024}
-}"""
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 

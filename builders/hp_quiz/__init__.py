@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 
 import datasets
 
-from xbench.builder import Family, Lookup, MixedBuilder, Row, mc_segments, mix_row
-from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
+from xbench.family import Family, Lookup, MixedBuilder, Row, mc_segments, mix_row
 from xbench.formats import ConfigSpec
 from xbench.languages import SOURCE_LANGUAGE, get_language
+from xbench.paper import STUDY_CITATION
 from xbench.sources import LETTERS, TABLE_SUFFIXES, read_table, validate_mc_row
 
 ORIGINAL_HUB = "cross-ling-know/HarryPotter-Quiz"

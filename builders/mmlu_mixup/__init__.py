@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 
 import datasets
 
-from xbench.builder import Family, MixedBuilder, Row
-from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
+from xbench.family import Family, MixedBuilder, Row
+from xbench.paper import STUDY_CITATION
 from xbench.sources import TABLE_SUFFIXES, existing_path, read_table, validate_mc_row
 
 HUB_SOURCE = "cais/mmlu"

@@ -12,11 +12,11 @@ from typing import Any
 
 import datasets
 
-from xbench.builder import CellTranslator, Family, Lookup, MixedBuilder, Row
-from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
+from xbench.family import CellTranslator, Family, Lookup, MixedBuilder, Row
 from xbench.formats import ConfigSpec, check_config_name
 from xbench.languages import SOURCE_LANGUAGE
+from xbench.paper import STUDY_CITATION
 from xbench.sources import existing_path, read_table
 
 HUB_SOURCE = "locuslab/TOFU"

@@ -17,11 +17,11 @@ from typing import Any
 import datasets
 import regex
 
-from xbench.builder import Family
-from xbench.card import STUDY_CITATION
 from xbench.errors import InputError, XbenchError
+from xbench.family import Family
 from xbench.formats import ConfigSpec, row_rng
 from xbench.languages import SOURCE_LANGUAGE, parse_languages
+from xbench.paper import STUDY_CITATION
 from xbench.segmentation import parse_unit, split_document
 from xbench.translation import LanguageStats, Translator
 from xbench.translation.translator import Outcome

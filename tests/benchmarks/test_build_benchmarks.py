@@ -15,8 +15,8 @@ import pytest
 
 import xbench
 from xbench.builders.mmlu_mixup import load_source
+from xbench.building import _segments_for
 from xbench.formats import parse_formats, plan_configs
-from xbench.pipeline import _segments_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import real_mmlu

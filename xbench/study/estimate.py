@@ -68,7 +68,7 @@ def _resolved_paths(plan: Plan, step: Step, out: Path, scratch: Path) -> dict[st
 
 
 def _plan_build(plan: Plan, step: Step, out: Path, scratch: Path) -> dict[str, Any]:
-    from xbench.pipeline import build
+    from xbench.building import build
 
     settings = _resolved_paths(plan, step, out, scratch)
     report = build(

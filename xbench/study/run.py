@@ -196,7 +196,7 @@ def _hp_index(step: Step, path: Path) -> dict[str, int]:
 
 
 def _build(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
-    from xbench.pipeline import build
+    from xbench.building import build
 
     settings = resolve(step.settings, plan, out)
     (out / step.out).parent.mkdir(parents=True, exist_ok=True)

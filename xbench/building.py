@@ -24,13 +24,13 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from xbench import __version__
-from xbench.builder import Family, Row
+from xbench.build_report import BuildReport
 from xbench.card import render_card
 from xbench.errors import InputError, XbenchError
+from xbench.family import Family, Row
 from xbench.formats import ConfigSpec, check_config_name, parse_formats, parse_pool, plan_configs
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
@@ -40,36 +40,6 @@ from xbench.translation.translator import Outcome
 REPORT_FILE = "build_report.json"
 CARD_FILE = "README.md"
 _SHARD = re.compile(r"[A-Za-z0-9_.-]+-\d{5}-of-\d{5}\.parquet")  # what a build writes in a config folder
-
-
-@dataclass
-class BuildReport:
-    dataset: str
-    out: str
-    configs: dict[str, dict[str, int]]  # config -> split -> rows
-    languages: dict[str, LanguageStats]
-    translator: str
-    seed: int
-    dry_run: bool
-    untranslated: dict[str, int] = field(default_factory=dict)  # config -> cells left in English
-    seconds: float = 0.0
-    quality: dict[str, dict] = field(default_factory=dict)  # language -> chrF/BLEU of the chain on --qa
-    source: str | None = None  # the --source given ("sample": the bundled sample); None: the family's Hub source
-
-    def to_dict(self) -> dict:
-        return {
-            "xbench_version": __version__,
-            "dataset": self.dataset,
-            "translator": self.translator,
-            "seed": self.seed,
-            "dry_run": self.dry_run,
-            "configs": self.configs,
-            "untranslated": self.untranslated,
-            "languages": {code: stats.to_dict() for code, stats in self.languages.items()},
-            "quality": self.quality,
-            "source": self.source,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 Progress = Callable[[str, int, int], None]

@@ -163,7 +163,7 @@ def build(
     quiet: QuietOption = False,
 ) -> None:
     """Build a dataset family into a Hub-ready folder of parquet files and a card."""
-    from xbench.pipeline import build as run_build
+    from xbench.building import build as run_build
     from xbench.progress import ProgressDisplay
 
     if translator is None and not dry_run:
