@@ -584,20 +584,20 @@ def retrieve_hp(
     query: Annotated[Path | None, typer.Option(help="Query text file (default: the HP-Quiz text and entity names).")] = None,
 ) -> None:
     """Rank WikiText documents against Harry Potter text with BM25, keep the top k, add keyword matches."""
-    from xbench.builders.wikitext_mixed import selected_documents
+    from xbench.builders.hp_quiz import bundled_quiz, data_path
+    from xbench.corpus import selected_documents
     from xbench.errors import InputError
-    from xbench.retrieval import hp_query_and_keywords, select, write_index
+    from xbench.retrieval import quiz_query_and_keywords, select, write_index
 
     if not out.parent.is_dir():
         raise InputError(f"--out: folder {out.parent} does not exist")
-    query_text, keywords = hp_query_and_keywords()
+    query_text, keywords = quiz_query_and_keywords(bundled_quiz(), data_path("common_word_names.txt"))
     if query is not None:
         try:
             query_text = query.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"--query {query}: cannot read ({type(err).__name__})") from None
-    options = {"source": source, "source_config": source_config, "doc_unit": doc_unit}
-    docs = [doc for _, doc in selected_documents(options, split)()]
+    docs = [doc for _, doc in selected_documents(split, source=source, source_config=source_config, doc_unit=doc_unit)()]
     selected = select(docs, query_text, keywords, top_k)
     write_index(out, selected, source=source or f"Salesforce/wikitext:{source_config}:{split}", top_k=top_k, query=str(query or "hp_quiz"))
     by_rule = {rule: sum(s.rule == rule for s in selected) for rule in ("bm25", "keyword", "bm25+keyword")}
@@ -624,7 +624,8 @@ def mt_eval(
     from rich.table import Table
 
     from xbench.errors import InputError
-    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, quality_table, read_parallel, resolve_directions
+    from xbench.parallel import read_parallel
+    from xbench.probes.mt import engine_system, evaluate_systems, hypotheses_system, lm_system, quality_table, resolve_directions
 
     _use_threads(threads)
     parallel = read_parallel(testset)
@@ -686,8 +687,8 @@ def audit(
 
     from rich.table import Table
 
-    from xbench.audit import as_records
     from xbench.audit import audit as run_audit
+    from xbench.cues import as_records
     from xbench.errors import InputError
 
     if (model is None) != (not no_question):

@@ -7,8 +7,9 @@ from runner_fixtures import save_tiny_model
 from typer.testing import CliRunner
 
 import xbench
-from xbench.audit import cue_hits, markdown_table, options_only_prompt, surface_baselines
+from xbench.audit import options_only_prompt
 from xbench.cli import app
+from xbench.cues import cue_hits, markdown_table, surface_baselines
 
 runner = CliRunner()
 

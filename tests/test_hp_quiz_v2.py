@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 
 import xbench
-from xbench.audit import FORM_CUES, cue_hits, load_rows, markdown_table, surface_baselines
+from xbench.audit import load_rows
 from xbench.builders.hp_quiz import CURATED_LANGUAGES, SOURCE_TIERS, bundled_dev, bundled_quiz, data_path
+from xbench.cues import FORM_CUES, cue_hits, markdown_table, surface_baselines
 
 QUIZ = bundled_quiz()
 DEV = bundled_dev()

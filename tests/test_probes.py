@@ -12,6 +12,8 @@ pytest.importorskip("scipy")
 from typer.testing import CliRunner
 
 from xbench.cli import app
+from xbench.metrics import chrf_bleu
+from xbench.parallel import read_parallel
 from xbench.probes.embed import compare, cosine, dropout_mask, mix_words, replace_tokens
 from xbench.probes.mt import (
     LM_PROMPT,
@@ -20,8 +22,6 @@ from xbench.probes.mt import (
     hypotheses_system,
     parse_directions,
     quality_table,
-    read_parallel,
-    score,
 )
 
 EN = ["The cat sits on the mat.", "It is raining today.", "We read a good book."]
@@ -41,11 +41,11 @@ def test_scores_are_sacrebleus_with_signatures():
     from sacrebleu.metrics import BLEU, CHRF
 
     hyps = ["Le chat est sur le tapis.", "Il pleut.", "Nous lisons un livre."]
-    result = score(hyps, FR, "fr")
+    result = chrf_bleu(hyps, FR, "fr")
     assert result["bleu"][0] == BLEU().corpus_score(hyps, [FR]).score
     assert result["chrf"][0] == CHRF().corpus_score(hyps, [FR]).score
     assert result["bleu"][1].startswith("nrefs:1|case:mixed|eff:no|tok:13a") and "chrF2" in CHRF().corpus_score(hyps, [FR]).format()
-    assert score(FR, FR, "fr")["chrf"][0] == 100.0
+    assert chrf_bleu(FR, FR, "fr")["chrf"][0] == 100.0
 
 
 def test_flores_folder_and_jsonl_pairs(flores, tmp_path):

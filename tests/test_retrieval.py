@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from xbench.builders.hp_quiz import bundled_quiz, data_path
 from xbench.cli import app
-from xbench.retrieval import bm25_scores, hp_query_and_keywords, select, tokenize
+from xbench.retrieval import bm25_scores, quiz_query_and_keywords, select, tokenize
 
 
 def _corpus(seed=0, docs=600, vocab_size=300):
@@ -43,7 +44,7 @@ DOCS = [
 
 
 def test_select_combines_top_k_and_keywords():
-    query, keywords = hp_query_and_keywords()
+    query, keywords = quiz_query_and_keywords(bundled_quiz(), data_path("common_word_names.txt"))
     assert "Apparition" not in keywords and "Harry Potter" in keywords and "Accio" in keywords
     selected = {s.index: s for s in select(DOCS, query, keywords, top_k=2)}
     # BM25's top 2 are the ghost story (many query words) and the Malfoy document

@@ -8,8 +8,8 @@ from conftest import FakeEngine
 from typer.testing import CliRunner
 
 import xbench
-from xbench.builders.wikitext_mixed import documents, read_index_file
 from xbench.cli import app
+from xbench.corpus import documents, read_index_file
 from xbench.segmentation import split_document
 
 WIKI = """ 

@@ -128,7 +128,8 @@ def build(
 
 def estimate_quality(runner: Translator, testset: str | Path, languages: list[str]) -> dict[str, dict]:
     """chrF and BLEU of the build's engine chain on a parallel sample, per language it has (``--qa``)."""
-    from xbench.probes.mt import read_parallel, score
+    from xbench.metrics import chrf_bleu
+    from xbench.parallel import read_parallel
 
     sample = read_parallel(testset)
     quality = {}
@@ -139,7 +140,7 @@ def estimate_quality(runner: Translator, testset: str | Path, languages: list[st
             continue
         outcome = runner.translate_or_raise(sources, SOURCE_LANGUAGE, lang, stats=LanguageStats(lang))
         hypotheses = [outcome.translations[s][0] for s in sources]
-        scores = score(hypotheses, references, lang)
+        scores = chrf_bleu(hypotheses, references, lang)
         quality[lang] = {
             "n": len(sources),
             **{name: round(value, 2) for name, (value, _) in scores.items()},

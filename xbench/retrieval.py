@@ -4,15 +4,17 @@ Documents are ranked against a query text with BM25 (bm25s: Robertson idf, k1=1.
 it ranks exactly like ``rank_bm25.BM25Okapi(k1=1.5, b=0.75, epsilon=0)``, whose default
 epsilon=0.25 would replace negative idf by a fraction of the mean idf and change the ranking);
 the top k are kept. Every document containing one of the quiz's character or spell names as a
-whole word or phrase is added, except names that are common words (a data file).
+whole word or phrase is added, except names that are common words (a data file). The quiz rows
+and that file are given by the caller: retrieval knows no dataset family.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import regex
 
@@ -72,13 +74,15 @@ def select(docs: list[str], query: str, keywords: Iterable[str], top_k: int) -> 
     return [Selected(i, round(float(scores[i]), 6), chosen[i], found.get(i, ())) for i in sorted(chosen)]
 
 
-def hp_query_and_keywords() -> tuple[str, list[str]]:
-    """The default query (the bundled quiz's questions, options and entity names) and keywords."""
-    from xbench.builders.hp_quiz import bundled_quiz, data_path
+def quiz_query_and_keywords(quiz: Sequence[Mapping[str, Any]], common_words: str | Path) -> tuple[str, list[str]]:
+    """A query (the quiz rows' entity names, questions and options) and keywords (the entity names).
 
-    quiz = bundled_quiz()
+    ``common_words`` lists, one a line (``#`` comments), entity names that are common words and so
+    no keyword (the HP-Quiz's own list: ``Apparition``).
+    """
     text = "\n".join(f"{r['entity']} {r['question']} {' '.join(r['choices'])}" for r in quiz)
-    common = {line.strip() for line in data_path("common_word_names.txt").read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+    lines = Path(common_words).read_text(encoding="utf-8").splitlines()
+    common = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     return text, [name for name in dict.fromkeys(r["entity"] for r in quiz) if name not in common]
 
 

@@ -188,7 +188,7 @@ def _original_row(index: int, record: dict[str, Any], where: str = "English") ->
 
 def card_fields() -> dict[str, str]:
     """The card's audit table (v1 as measured, v2 computed from the bundled rows) and the tier counts."""
-    from xbench.audit import Baseline, markdown_table, surface_baselines
+    from xbench.cues import Baseline, markdown_table, surface_baselines
 
     rows = bundled_quiz()
     recorded = json.loads(data_path("audit_v1.json").read_text(encoding="utf-8"))["baselines"]

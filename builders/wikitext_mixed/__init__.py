@@ -8,16 +8,13 @@ other documents a build includes.
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import datasets
-import regex
 
-from xbench.errors import InputError, XbenchError
+from xbench.corpus import DEFAULT_SOURCE_CONFIG, HUB_SOURCE, selected_documents
+from xbench.errors import InputError
 from xbench.family import Family
 from xbench.formats import ConfigSpec, row_rng
 from xbench.languages import SOURCE_LANGUAGE, parse_languages
@@ -26,12 +23,8 @@ from xbench.segmentation import parse_unit, split_document
 from xbench.translation import LanguageStats, Translator
 from xbench.translation.translator import Outcome
 
-HUB_SOURCE = "Salesforce/wikitext"
-DEFAULT_SOURCE_CONFIG = "wikitext-2-raw-v1"
-DOC_UNITS = ("line", "article")
 CHUNK_DOCS = 500
 ALL_LANGUAGES_SUFFIX = "_all"  # sentence_all: every document once in each pool language (Fig. 18's 5x reference)
-_TOP_HEADING = regex.compile(r"^ = [^=].* = $")
 
 CITATION = (
     STUDY_CITATION
@@ -57,135 +50,6 @@ FEATURES = datasets.Features(
         "untranslated": datasets.List(datasets.Value("int32")),
     }
 )
-
-
-# --- documents -------------------------------------------------------------------------------
-
-
-def source_lines(source: str | None, source_config: str, split: str) -> Callable[[], Iterator[str]]:
-    """A re-iterable stream of the split's raw lines (without their newline)."""
-    if source is None:
-
-        def hub_lines() -> Iterator[str]:
-            try:
-                table = datasets.load_dataset(HUB_SOURCE, source_config, split=split)
-            except Exception as err:
-                raise XbenchError(f"could not load {HUB_SOURCE} ({source_config}) from the Hub ({type(err).__name__}); pass --source PATH") from None
-            for record in table:
-                yield record["text"].removesuffix("\n")
-
-        return hub_lines
-    path = Path(source).expanduser()
-    files = _split_files(path, split) if path.is_dir() else [path]
-    if not files or not all(f.is_file() for f in files):
-        raise InputError(f"--source {path}: no text files (expected a text file or a folder of wiki.train.raw / .tokens / .txt files)")
-
-    def file_lines() -> Iterator[str]:
-        for file in files:
-            try:
-                with open(file, encoding="utf-8") as handle:
-                    for line in handle:
-                        yield line.removesuffix("\n")
-            except (OSError, UnicodeDecodeError) as err:
-                raise InputError(f"{file}: cannot read ({type(err).__name__})") from None
-
-    return file_lines
-
-
-TEXT_SUFFIXES = (".txt", ".raw", ".tokens")  # WikiText's own files: wiki.train.raw, wiki.valid.tokens
-_SPLIT_FILE_NAMES = {"train": ("train",), "validation": ("valid", "validation"), "test": ("test",)}
-
-
-def _split_files(folder: Path, split: str) -> list[Path]:
-    """``wiki.train.txt`` style names pick the split; a folder without split names is one split."""
-    texts = sorted(f for f in folder.iterdir() if f.suffix in TEXT_SUFFIXES)
-    named = {name: [f for f in texts if any(f".{key}." in f".{f.stem}." or f.stem.endswith(key) for key in keys)] for name, keys in _SPLIT_FILE_NAMES.items()}
-    if not any(named.values()):
-        return texts
-    if not named.get(split):
-        raise InputError(f"--source {folder}: no {split} file (expected a name like wiki.{_SPLIT_FILE_NAMES.get(split, (split,))[0]}.txt)")
-    return named[split]
-
-
-def documents(lines: Iterable[str], doc_unit: str) -> Iterator[str]:
-    """``line``: every non-empty line; ``article``: lines grouped under each top-level heading."""
-    if doc_unit == "line":
-        yield from (line for line in lines if line.strip())
-        return
-    article: list[str] = []
-    for line in lines:
-        if _TOP_HEADING.match(line):
-            if any(part.strip() for part in article):
-                yield _trimmed(article)
-            article = []
-        article.append(line)
-    if any(part.strip() for part in article):
-        yield _trimmed(article)
-
-
-def _trimmed(lines: list[str]) -> str:
-    """The article's lines joined, without the blank lines around them."""
-    start = next(i for i, line in enumerate(lines) if line.strip())
-    end = max(i for i, line in enumerate(lines) if line.strip())
-    return "\n".join(lines[start : end + 1])
-
-
-def read_index_file(path: str | Path) -> set[int]:
-    """Document indices from ``xbench retrieve`` output or the study's ``{"HP-related-index": [...]}``."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"--subset {path}: cannot read ({type(err).__name__})") from None
-    if isinstance(data, dict) and "HP-related-index" in data:
-        indices = data["HP-related-index"]
-    elif isinstance(data, dict) and "documents" in data:
-        indices = [d["index"] for d in data["documents"]]
-    else:
-        indices = data
-    if not isinstance(indices, list) or not all(isinstance(i, int) and i >= 0 for i in indices):
-        raise InputError(f"--subset {path}: expected a list of document indices")
-    return set(indices)
-
-
-def sample_indices(count: int, size: int, seed: int) -> set[int]:
-    """``size`` of ``count`` document indices, uniformly, reproducibly (O(size) memory)."""
-    if size >= count:
-        return set(range(count))
-    return set(random.Random(seed).sample(range(count), size))
-
-
-def selected_documents(options: Mapping[str, Any], split: str) -> Callable[[], Iterator[tuple[int, str]]]:
-    """(source_index, document) after --subset, --sample and --max-docs."""
-    lines = source_lines(options.get("source"), options.get("source_config") or DEFAULT_SOURCE_CONFIG, split)
-    doc_unit = options.get("doc_unit") or "line"
-    if doc_unit not in DOC_UNITS:
-        raise InputError(f"--doc-unit: unknown document unit {doc_unit!r}; choose line or article")
-    keep = read_index_file(options["subset"]) if options.get("subset") else None
-    if options.get("sample") is not None:
-        size = int(options["sample"])
-        if size < 1:
-            raise InputError("--sample: must be at least 1")
-        seed = int(options.get("sample_seed") or 0)
-        if keep is None:
-            keep = sample_indices(sum(1 for _ in documents(lines(), doc_unit)), size, seed)
-        else:  # draw from the subset, not from the whole corpus
-            members = sorted(keep)
-            keep = {members[i] for i in sample_indices(len(members), size, seed)}
-    limit = options.get("max_docs")
-    if limit is not None and limit < 1:
-        raise InputError("--max-docs: must be at least 1")
-
-    def stream() -> Iterator[tuple[int, str]]:
-        taken = 0
-        for index, doc in enumerate(documents(lines(), doc_unit)):
-            if keep is not None and index not in keep:
-                continue
-            if limit is not None and taken >= limit:
-                return
-            taken += 1
-            yield index, doc
-
-    return stream
 
 
 # --- mixing ----------------------------------------------------------------------------------
@@ -304,7 +168,7 @@ class WikitextMixed(datasets.GeneratorBasedBuilder):
     ) -> Iterator[dict[str, Any]]:
         """The config's rows for ``split``; the dry run passes a planning ``translate``."""
         all_languages = spec.name == spec.unit + ALL_LANGUAGES_SUFFIX
-        return mix_documents(selected_documents(options, split)(), spec.unit, spec.pool, seed, translate, split, all_languages)
+        return mix_documents(_documents(options, split)(), spec.unit, spec.pool, seed, translate, split, all_languages)
 
     def _generate_examples(self, split: str):
         def translate(texts: list[str], lang: str) -> Outcome:
@@ -313,6 +177,19 @@ class WikitextMixed(datasets.GeneratorBasedBuilder):
 
         for row in self.stream_rows(self._options, self._spec, split, self._seed, translate):
             yield row["id"], row
+
+
+def _documents(options: Mapping[str, Any], split: str) -> Callable[[], Iterator[tuple[int, str]]]:
+    return selected_documents(
+        split,
+        source=options.get("source"),
+        source_config=options.get("source_config") or DEFAULT_SOURCE_CONFIG,
+        doc_unit=options.get("doc_unit") or "line",
+        subset=options.get("subset"),
+        sample=options.get("sample"),
+        sample_seed=int(options.get("sample_seed") or 0),
+        max_docs=options.get("max_docs"),
+    )
 
 
 def plan(options: Mapping[str, Any]) -> list[ConfigSpec]:

@@ -14,7 +14,7 @@ from xbench.runner.results import SAMPLES_FILE, Metric, PromptSettings, RunResul
 def run_embed(
     model: str, source: str, out: str | Path, *, docs: int, p: float, pool: str, translator: str, cache=None, seed: int = 0, device: str = "auto"
 ) -> RunResult:
-    from xbench.builders.wikitext_mixed import sample_indices, selected_documents
+    from xbench.corpus import sample_indices, selected_documents
     from xbench.translation import TranslationCache
 
     if not 0 < p <= 1:
@@ -24,7 +24,7 @@ def run_embed(
     languages = parse_languages(pool, option="--pool")
     if not [lang for lang in languages if lang != "en"]:
         raise InputError("--pool: needs a language other than en")
-    documents = [doc for _, doc in selected_documents({"source": source, "doc_unit": "line"}, "train")()]
+    documents = [doc for _, doc in selected_documents("train", source=source, doc_unit="line")()]
     if len(documents) < 2:
         raise InputError(f"--source {source}: needs at least 2 documents")
     chosen = sorted(sample_indices(len(documents), docs, seed))

@@ -9,71 +9,18 @@ The LM system uses the prompt of Xu et al. (2024, ALMA):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 from xbench.errors import InputError
-from xbench.languages import LANGUAGES, get_language
+from xbench.languages import get_language
+from xbench.metrics import chrf_bleu
+from xbench.parallel import ParallelSet
 from xbench.runner.results import Metric, PromptSettings, RunResult, write_results
-from xbench.sources import iter_jsonl
 from xbench.translation.neural import LM_PROMPT
 
 DEFAULT_TARGETS = ("fr", "de", "es", "it")
-
-
-@dataclass
-class ParallelSet:
-    """Line i of every language is the same sentence (FLoRes); or explicit pairs for one direction."""
-
-    name: str
-    lines: dict[str, list[str]] = field(default_factory=dict)
-    pairs: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
-
-    def direction(self, source: str, target: str) -> tuple[list[str], list[str]]:
-        if (source, target) in self.pairs:
-            return self.pairs[(source, target)]
-        if source in self.lines and target in self.lines:
-            return self.lines[source], self.lines[target]
-        raise InputError(f"{self.name}: no {source}->{target} data (languages: {', '.join(sorted(self.lines)) or 'pairs only'})")
-
-
-def _language_of(stem: str) -> str | None:
-    """``fr``, ``fra``, ``fra_Latn`` (FLoRes-200) or ``fr.devtest`` names -> xbench code."""
-    head = stem.split(".")[0].split("_")[0].split("-")[0]
-    for lang in LANGUAGES.values():
-        if head in (lang.code, lang.iso3, lang.code_for("apertium")):
-            return lang.code
-    return "en" if head == "eng" else None
-
-
-def read_parallel(path: str | Path) -> ParallelSet:
-    """A folder of one file per language, or a JSONL of source/reference pairs."""
-    path = Path(path)
-    if path.is_file():
-        pairs: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-        for number, record in iter_jsonl(path):
-            missing = [k for k in ("source", "reference", "source_lang", "target_lang") if not isinstance(record.get(k), str)]
-            if missing:
-                raise InputError(f"{path}: line {number}: missing {', '.join(missing)}")
-            sources, references = pairs.setdefault((get_language(record["source_lang"]).code, get_language(record["target_lang"]).code), ([], []))
-            sources.append(record["source"])
-            references.append(record["reference"])
-        return ParallelSet(path.name, pairs=pairs)
-    if not path.is_dir():
-        raise InputError(f"--testset {path} does not exist")
-    lines = {}
-    for file in sorted(p for p in path.iterdir() if p.is_file()):
-        code = _language_of(file.name)
-        if code is not None:
-            lines[code] = file.read_text(encoding="utf-8").rstrip("\n").split("\n")
-    if len(lines) < 2:
-        raise InputError(f"--testset {path}: need files for at least two languages (fr.txt, fra_Latn.devtest, ...)")
-    counts = {code: len(v) for code, v in lines.items()}
-    if len(set(counts.values())) != 1:
-        raise InputError(f"--testset {path}: languages have different line counts {counts}")
-    return ParallelSet(path.name, lines=lines)
 
 
 def resolve_directions(testset: ParallelSet, spec: str | None) -> list[tuple[str, str]]:
@@ -99,20 +46,6 @@ def parse_directions(spec: str | None) -> list[tuple[str, str]]:
             raise InputError(f"--directions: expected SRC-TGT, got {item!r}")
         directions.append((get_language(source).code, get_language(target).code))
     return directions
-
-
-def score(hypotheses: Sequence[str], references: Sequence[str], target: str) -> dict[str, tuple[float, str]]:
-    """{metric: (score, sacrebleu signature)}; BLEU tokenizes Chinese with sacrebleu's zh tokenizer."""
-    from sacrebleu.metrics import BLEU, CHRF
-
-    if len(hypotheses) != len(references):
-        raise InputError(f"{len(hypotheses)} hypotheses for {len(references)} references")
-    bleu = BLEU(tokenize="zh" if target == "zh" else "13a")
-    chrf = CHRF()
-    return {
-        "bleu": (bleu.corpus_score(list(hypotheses), [list(references)]).score, str(bleu.get_signature())),
-        "chrf": (chrf.corpus_score(list(hypotheses), [list(references)]).score, str(chrf.get_signature())),
-    }
 
 
 def comet_scores(sources, hypotheses, references, model_path: str | None) -> tuple[float | None, str]:
@@ -194,7 +127,7 @@ def evaluate_systems(
         for source, target in directions:
             sources, references = testset.direction(source, target)
             hypotheses = translate(list(sources), source, target)
-            scores = score(hypotheses, references, target)
+            scores = chrf_bleu(hypotheses, references, target)
             metrics = {name: Metric(value, float("nan")) for name, (value, _) in scores.items()}
             comet, note = comet_scores(sources, hypotheses, references, comet_model)
             if comet is None:

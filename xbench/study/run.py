@@ -184,12 +184,13 @@ def _data(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
 
 def _hp_index(step: Step, path: Path) -> dict[str, int]:
     """The Harry Potter documents of WikiText-103 (Appendix D.3), as ``xbench retrieve hp`` selects them."""
-    from xbench.builders.wikitext_mixed import selected_documents
-    from xbench.retrieval import hp_query_and_keywords, select, write_index
+    from xbench.builders.hp_quiz import bundled_quiz, data_path
+    from xbench.corpus import selected_documents
+    from xbench.retrieval import quiz_query_and_keywords, select, write_index
 
     config, top_k = step.settings["source_config"], step.settings["top_k"]
-    docs = [doc for _, doc in selected_documents({"source": None, "source_config": config, "doc_unit": step.settings["doc_unit"]}, "train")()]
-    query, keywords = hp_query_and_keywords()
+    docs = [doc for _, doc in selected_documents("train", source_config=config, doc_unit=step.settings["doc_unit"])()]
+    query, keywords = quiz_query_and_keywords(bundled_quiz(), data_path("common_word_names.txt"))
     selected = select(docs, query, keywords, top_k)
     write_index(path, selected, source=f"Salesforce/wikitext:{config}:train", top_k=top_k, query="hp_quiz")
     return {"documents": len(selected)}
@@ -292,7 +293,8 @@ def _loaded(model: str, dtype: str, tokenizer: str | None, kind: str, protocol: 
 
 
 def _mt(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
-    from xbench.probes.mt import engine_system, evaluate_systems, lm_system, parse_directions, read_parallel
+    from xbench.parallel import read_parallel
+    from xbench.probes.mt import engine_system, evaluate_systems, lm_system, parse_directions
 
     settings = resolve(step.settings, plan, out)
     systems = {slug(step.labels["model"]): lm_system(settings["model"], max_new_tokens=settings.get("max_new_tokens", 256))}
