@@ -21,6 +21,8 @@ from xbench import __version__
 from xbench.errors import InputError
 from xbench.study.recipe import BASE, Recipe
 
+STUDY_FILE = "study.json"  # the plan a study folder was run with: written first, read by the report
+
 PROFILES = ("full", "smoke")
 SMOKE_MODEL = "SmolLM2-135M"
 # Bundled or generated slices under --profile smoke, by family (a recipe's smoke: section overrides them).

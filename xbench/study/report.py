@@ -23,7 +23,7 @@ from xbench.runner.evaluate import config_language
 from xbench.runner.report import split_config
 from xbench.runner.results import RESULTS_FILE, SAMPLES_FILE, load_results
 from xbench.study import stats
-from xbench.study.run import STUDY_FILE
+from xbench.study.plan import STUDY_FILE
 
 REPORT_DIR = "report"
 BINARY_METRICS = ("acc",)

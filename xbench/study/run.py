@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from xbench.errors import InputError, XbenchError
-from xbench.study.plan import Plan, Step, slug, smoke_gguf
+from xbench.study.plan import STUDY_FILE, Plan, Step, slug, smoke_gguf
 
-STUDY_FILE = "study.json"
 STEPS_DIR = "steps"
 DONE, RUNNING = "done", "running"
 Log = Callable[[str], None]
