@@ -1,5 +1,8 @@
 import json
+import subprocess
+import sys
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import MMLU_TEST, write_jsonl
 from typer.testing import CliRunner
@@ -209,3 +212,155 @@ def test_push_failure_never_shows_the_token(tmp_path, mmlu_source, cache_path, m
 def test_push_refuses_a_folder_that_is_not_a_build(tmp_path):
     result = invoke("push", tmp_path, "--repo", "org/name")
     assert result.exit_code == 2 and "not an xbench build folder" in result.output
+
+
+# --- help: sections and start-up cost ---------------------------------------------------------
+
+
+def _sections(help_text: str) -> dict[str, list[str]]:
+    """Section title -> first word of each entry, from plain Click help."""
+    sections: dict[str, list[str]] = {}
+    title = None
+    for line in help_text.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            title = line[:-1]
+            sections[title] = []
+        elif title and line.startswith("  ") and not line.startswith("   "):
+            sections[title].append(line.split()[0].rstrip(","))
+    return sections
+
+
+def test_help_lists_every_command_once_in_its_section():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    sections = _sections(result.output)
+    assert list(sections) == ["Options", "Build", "Evaluate", "Probes", "Fine-tune", "Study", "About"]
+    assert sections["Build"] == ["build", "info", "languages", "engines", "push", "translations", "retrieve"]
+    assert sections["Evaluate"] == ["eval", "report", "audit", "export", "score"]
+    assert sections["Probes"] == ["mt-eval", "embed"]
+    listed = [name for title, names in sections.items() if title != "Options" for name in names]
+    registered = [c.name or c.callback.__name__ for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    assert sorted(listed) == sorted(registered)  # every command, none twice
+
+
+def test_option_sections_of_build_and_eval():
+    build_sections = _sections(invoke("build", "--help").output)
+    assert build_sections["Family options (tofu, wikitext_mixed)"] == [
+        "--source-config",
+        "--translate-answers",
+        "--unit",
+        "--doc-unit",
+        "--pool",
+        "--max-docs",
+        "--sample",
+        "--subset",
+        "--all-languages",
+    ]
+    assert "--unit" not in build_sections["Options"] and "--langs" in build_sections["Options"]
+    eval_sections = _sections(invoke("eval", "--help").output)
+    backend = eval_sections["Server backend (OpenAI-compatible: OpenAI, vllm serve, TGI, llama.cpp)"]
+    assert backend[0] == "--backend" and "--dry-run" in backend and "--base-url" not in eval_sections["Options"]
+
+
+HEAVY = ("torch", "datasets", "transformers", "pyarrow", "pandas")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["eval", "--help"], ["finetune", "--help"]])
+def test_help_imports_no_heavy_library(args):
+    """`xbench --help` stays instant: the library is imported inside the commands."""
+    code = "\n".join(
+        [
+            "import sys",
+            "from xbench.cli import main",
+            f"sys.argv = ['xbench', *{args!r}]",
+            "try:",
+            "    main()",
+            "except SystemExit as err:",
+            "    assert err.code in (0, None), err.code",
+            f"print('loaded:', *sorted(m for m in {HEAVY!r} if m in sys.modules))",
+        ]
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded:"
+
+
+def test_python_dash_m_runs_the_cli():
+    """torchrun and accelerate launch start commands as `python -m xbench.cli`."""
+    result = subprocess.run([sys.executable, "-m", "xbench.cli", "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("xbench ")
+
+
+# --- family flags (contract B: each family declares the flags it takes) -----------------------
+
+
+def test_build_passes_only_the_family_flags_given(monkeypatch):
+    from xbench import building
+    from xbench.errors import InputError
+
+    seen = []
+
+    def fake_build(dataset, **kwargs):
+        seen.append(kwargs)
+        raise InputError("stop here")
+
+    monkeypatch.setattr(building, "build", fake_build)
+    assert invoke("build", "wikitext_mixed", "--dry-run", "--seed", "3", "--unit", "sentence", "--all-languages", "--max-docs", "0").exit_code == 2
+    assert invoke("build", "wikitext_mixed", "--dry-run").exit_code == 2
+    assert seen[0]["options"] == {"unit": "sentence", "all_languages": True, "max_docs": 0}
+    assert seen[0]["seed"] == 3 and seen[0]["qa"] is None
+    assert seen[1]["options"] == {}
+
+
+def _family_source(family: str, folder) -> str:
+    """A source each family reads (hp_quiz has no bundled sample)."""
+    if family == "tofu":
+        return str(write_jsonl(folder / "forget01.jsonl", [{"question": "Who wrote it?", "answer": "Jaime Vasquez."}]))
+    if family == "wikitext_mixed":
+        (folder / "wiki.train.txt").write_text(" = A = \n One line . \n", encoding="utf-8")
+        return str(folder / "wiki.train.txt")
+    return "sample"
+
+
+@pytest.mark.parametrize(
+    ("family", "flag", "message"),
+    [
+        ("mmlu_mixup", ["--unit", "sentence"], "--unit: mmlu_mixup does not take this option (it is for wikitext_mixed)"),
+        ("mmlu_mixup", ["--source-config", "x"], "--source-config: mmlu_mixup does not take this option (it is for tofu, wikitext_mixed)"),
+        ("wikitext_mixed", ["--translate-answers"], "--translate-answers: wikitext_mixed does not take this option (it is for tofu)"),
+        ("tofu", ["--all-languages"], "--all-languages: tofu does not take this option (it is for wikitext_mixed)"),
+    ],
+)
+def test_a_flag_the_family_does_not_take_exits_2(tmp_path, cache_path, family, flag, message):
+    """Needs the library side of contract B (branch i11-flow)."""
+    source = _family_source(family, tmp_path)
+    result = invoke("build", family, "--source", source, "--translator", "pseudo", "--out", tmp_path / "out", "--cache", cache_path, *flag)
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_wikitext_flags_reach_the_build(tmp_path, cache_path):
+    from test_wikitext_mixed import WIKI
+
+    source = tmp_path / "wiki.train.txt"
+    source.write_text(WIKI, encoding="utf-8")
+    out = tmp_path / "out"
+    common = ["--source", source, "--translator", "pseudo", "--cache", cache_path, "--quiet"]
+    flags = ["--unit", "words3,sentence", "--pool", "en,fr", "--doc-unit", "article", "--max-docs", "1", "--all-languages"]
+    result = invoke("build", "wikitext_mixed", *common, "--out", out, *flags)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["configs"] == {name: {"train": rows} for name, rows in (("words3", 1), ("sentence", 1), ("words3_all", 2), ("sentence_all", 2))}
+    (text,) = pq.read_table(out / "sentence" / "train-00000-of-00001.parquet").column("text").to_pylist()
+    assert "Valkyria Chronicles III" in text and "Gameplay" in text  # one article, not its first line
+
+
+def test_tofu_flags_reach_the_build(tmp_path, cache_path):
+    out = tmp_path / "out"
+    args = ["--source", _family_source("tofu", tmp_path), "--source-config", "forget01", "--translate-answers", "--langs", "fr"]
+    result = invoke("build", "tofu", *args, "--translator", "pseudo", "--cache", cache_path, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    (row,) = pq.read_table(out / "forget01_fr" / "train-00000-of-00001.parquet").to_pylist()
+    assert row["question"] == "[fr] Who wrote it?" and row["answer_translated"] == "[fr] Jaime Vasquez."

@@ -63,6 +63,7 @@ def build(
     progress: Progress | None = None,
     on_config: Callable[[str], None] | None = None,
     translator_options: dict | None = None,
+    qa: str | Path | None = None,
     options: dict | None = None,
 ) -> BuildReport:
     """Build ``dataset`` into ``out``; the Python entry point behind ``xbench build``.
@@ -80,7 +81,12 @@ def build(
     split_names = _parse_splits(splits, family)
     if workers is not None and workers < 1:
         raise InputError("--workers: must be at least 1")
-    options = {**(options or {}), "source": source}
+    # Bridge to contract B until i11-flow's typed family options land: the CLI passes flag names
+    # (unit) and the build seed; the families still read units and sample_seed.
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    if "unit" in given:
+        given["units"] = given.pop("unit")
+    options = {"sample_seed": seed, "qa": qa, **given, "source": source}
     if family.streaming_plan is not None:
         configs = family.streaming_plan(options)
     else:
