@@ -15,6 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from xbench.choices import parse_choices
 from xbench.errors import InputError
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, get_language
 
@@ -119,22 +120,7 @@ def mixup_config_name(pool: tuple[str, ...]) -> str:
 
 
 def parse_formats(spec: str | list[str] | tuple[str, ...]) -> list[str]:
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names: list[str] = []
-    for raw in items:
-        name = raw.strip()
-        if not name:
-            continue
-        if name == "all":
-            names.extend(n for n in FORMAT_CHOICES if n not in names)
-        elif name in FORMAT_CHOICES:
-            if name not in names:
-                names.append(name)
-        else:
-            raise InputError(f"--formats: unknown format {name!r}; choose from all, {', '.join(FORMAT_CHOICES)}")
-    if not names:
-        raise InputError("--formats: no format given")
-    return names
+    return parse_choices(spec, FORMAT_CHOICES, option="--formats", what="format")
 
 
 def parse_pool(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
