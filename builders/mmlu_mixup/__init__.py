@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,7 +39,7 @@ class MmluMixup(MixedBuilder):
     }
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Any = None, seed: int = 0) -> dict[str, list[Row]]:
     """Rows per split, validated, with stable ids ``subject/split/index``."""
     if source is None:
         raw = _load_hub(splits)
