@@ -113,7 +113,7 @@ def build(
         empty = [split for split, split_rows in rows.items() if isinstance(split_rows, Sized) and not split_rows]
         if empty:
             raise InputError(f"--source {source or 'default'}: no rows in split {', '.join(empty)}; nothing to build")
-        translate = BuildTranslation(translation, report, allow_untranslated=allow_untranslated, dry_run=dry_run)
+        translate = BuildTranslation(translation, report, _languages_in_order(configs), allow_untranslated=allow_untranslated, dry_run=dry_run)
         if dry_run:
             for spec in configs:
                 report.configs[spec.name] = {split: sum(1 for _ in family.builder.stream(split_rows, spec, seed, family_flags, translate)) for split, split_rows in rows.items()}
@@ -130,11 +130,12 @@ class BuildTranslation:
     """Translates what each config's chunks need; a language's stats count a segment once per build.
 
     A segment seen before (another config, an earlier chunk) is asked again, from the cache,
-    under throwaway stats; what is remembered is an 8-byte digest per segment.
+    under throwaway stats; what is remembered is an 8-byte digest per segment. The report lists
+    languages in the plan's order (``order``), whichever chunk first needed each.
     """
 
-    def __init__(self, translator: Translator, report: BuildReport, *, allow_untranslated: bool, dry_run: bool):
-        self.translator, self.report = translator, report
+    def __init__(self, translator: Translator, report: BuildReport, order: list[str], *, allow_untranslated: bool, dry_run: bool):
+        self.translator, self.report, self.order = translator, report, order
         self.allow_untranslated, self.dry_run = allow_untranslated, dry_run
         self._seen: dict[str, set[bytes]] = {}
 
@@ -144,11 +145,19 @@ class BuildTranslation:
         new = [text for text, digest in zip(texts, digests) if digest not in seen]
         again = [text for text, digest in zip(texts, digests) if digest in seen]
         seen.update(digests)
-        outcome = self._translate(new, lang, self.report.languages.setdefault(lang, LanguageStats(lang)))
+        outcome = self._translate(new, lang, self._stats(lang))
         if again:
             repeat = self._translate(again, lang, LanguageStats(lang))
             outcome = Outcome({**outcome.translations, **repeat.translations}, {**outcome.failed, **repeat.failed})
         return outcome
+
+    def _stats(self, lang: str) -> LanguageStats:
+        languages = self.report.languages
+        if lang not in languages:
+            languages[lang] = LanguageStats(lang)
+            rank = {code: index for index, code in enumerate(self.order)}
+            self.report.languages = {code: languages[code] for code in sorted(languages, key=lambda code: rank.get(code, len(rank)))}
+        return self.report.languages[lang]
 
     def _translate(self, texts: list[str], lang: str, stats: LanguageStats) -> Outcome:
         if self.dry_run:

@@ -68,6 +68,17 @@ class ConfigSpec:
             return tuple(code for code in self.pool if code != SOURCE_LANGUAGE)
         return () if self.lang == SOURCE_LANGUAGE else (self.lang,)
 
+    @property
+    def shown_languages(self) -> tuple[str, ...]:
+        """Every language a cell of this config can be in, English first."""
+        if self.pool:
+            return tuple(sorted(self.pool, key=lambda code: code != SOURCE_LANGUAGE))
+        if self.format is None or self.lang == SOURCE_LANGUAGE:
+            return (SOURCE_LANGUAGE,)
+        if self.format.question and self.format.options == "all":
+            return (self.lang,)
+        return (SOURCE_LANGUAGE, self.lang)
+
     def cell_languages(self, row_id: str, answer: int, seed: int) -> tuple[str, list[str]]:
         """(question language, [language of each option]) for one row."""
         if self.pool:
