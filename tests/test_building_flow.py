@@ -96,7 +96,11 @@ BUILDS = {
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.rglob("*")) if f.is_file() and f.name != "build_report.json"}
+    return {
+        str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and f.name != "build_report.json"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +155,12 @@ def test_card_describes_each_config_for_the_runner(built):
     assert mmlu["configs"]["de_one_wrong"] == {"kind": "multiple_choice", "language": "de", "languages": ["en", "de"]}
     assert mmlu["configs"]["mixup"] == {"kind": "multiple_choice", "language": "en", "languages": ["en", "fr", "de", "es", "it"]}
     hp = _card_block(built["hp_quiz"])["configs"]
-    assert hp["fr"] == {"kind": "multiple_choice", "language": "fr", "languages": ["fr"], "header": "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter."}
+    assert hp["fr"] == {
+        "kind": "multiple_choice",
+        "language": "fr",
+        "languages": ["fr"],
+        "header": "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.",
+    }
     assert hp["fr_question"]["languages"] == ["en", "fr"] and hp["en"]["header"].startswith("The following are multiple choice questions")
     tofu = _card_block(built["tofu"])["configs"]
     assert tofu == {

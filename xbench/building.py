@@ -116,7 +116,9 @@ def build(
         translate = BuildTranslation(translation, report, _languages_in_order(configs), allow_untranslated=allow_untranslated, dry_run=dry_run)
         if dry_run:
             for spec in configs:
-                report.configs[spec.name] = {split: sum(1 for _ in family.builder.stream(split_rows, spec, seed, family_flags, translate)) for split, split_rows in rows.items()}
+                report.configs[spec.name] = {
+                    split: sum(1 for _ in family.builder.stream(split_rows, spec, seed, family_flags, translate)) for split, split_rows in rows.items()
+                }
         else:
             _write(family, configs, rows, seed, family_flags, translate, report, target, on_config)
     finally:

@@ -137,13 +137,16 @@ class MixedBuilder(datasets.GeneratorBasedBuilder):
                 for text, lang in cls.segments(row, spec, seed, options):
                     if lang != SOURCE_LANGUAGE:
                         needed.setdefault(lang, {})[text] = None
-            outcomes = {lang: translate(list(texts), lang) for lang, texts in needed.items() if texts}
-
-            def lookup(text: str, lang: str) -> tuple[str, str] | None:
-                return outcomes[lang].translations.get(text) if lang in outcomes else None
-
+            lookup = _lookup({lang: translate(list(texts), lang) for lang, texts in needed.items() if texts})
             for row in chunk:
                 yield cls.render(row, spec, seed, lookup, options)
+
+
+def _lookup(outcomes: dict[str, Outcome]) -> Lookup:
+    def lookup(text: str, lang: str) -> tuple[str, str] | None:
+        return outcomes[lang].translations.get(text) if lang in outcomes else None
+
+    return lookup
 
 
 def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
