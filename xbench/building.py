@@ -133,12 +133,13 @@ class BuildTranslation:
 
     A segment seen before (another config, an earlier chunk) is asked again, from the cache,
     under throwaway stats; what is remembered is an 8-byte digest per segment. The report lists
-    languages in the plan's order (``order``), whichever chunk first needed each.
+    every language of the plan, in its order, whether or not a chunk needed it.
     """
 
-    def __init__(self, translator: Translator, report: BuildReport, order: list[str], *, allow_untranslated: bool, dry_run: bool):
-        self.translator, self.report, self.order = translator, report, order
+    def __init__(self, translator: Translator, report: BuildReport, languages: list[str], *, allow_untranslated: bool, dry_run: bool):
+        self.translator, self.report = translator, report
         self.allow_untranslated, self.dry_run = allow_untranslated, dry_run
+        report.languages.update((lang, LanguageStats(lang)) for lang in languages)
         self._seen: dict[str, set[bytes]] = {}
 
     def __call__(self, texts: list[str], lang: str) -> Outcome:
@@ -147,19 +148,11 @@ class BuildTranslation:
         new = [text for text, digest in zip(texts, digests) if digest not in seen]
         again = [text for text, digest in zip(texts, digests) if digest in seen]
         seen.update(digests)
-        outcome = self._translate(new, lang, self._stats(lang))
+        outcome = self._translate(new, lang, self.report.languages.setdefault(lang, LanguageStats(lang)))
         if again:
             repeat = self._translate(again, lang, LanguageStats(lang))
             outcome = Outcome({**outcome.translations, **repeat.translations}, {**outcome.failed, **repeat.failed})
         return outcome
-
-    def _stats(self, lang: str) -> LanguageStats:
-        languages = self.report.languages
-        if lang not in languages:
-            languages[lang] = LanguageStats(lang)
-            rank = {code: index for index, code in enumerate(self.order)}
-            self.report.languages = {code: languages[code] for code in sorted(languages, key=lambda code: rank.get(code, len(rank)))}
-        return self.report.languages[lang]
 
     def _translate(self, texts: list[str], lang: str, stats: LanguageStats) -> Outcome:
         if self.dry_run:
