@@ -175,3 +175,16 @@ def test_card_describes_each_config_for_the_runner(built):
 def test_card_block_stays_out_of_the_configs_datasets_reads(built):
     front = yaml.safe_load((built["hp_quiz"] / "README.md").read_text(encoding="utf-8").split("---\n")[1])
     assert all(set(entry) <= {"config_name", "default", "data_files"} for entry in front["configs"])
+
+
+def test_seen_segments_tell_a_first_meeting_per_language_across_batches():
+    from xbench.building import SeenSegments
+
+    seen = SeenSegments()
+    many = [f"sentence {n}" for n in range(1200)]  # more than one query batch
+    assert seen.first_seen(["a", "b"], "fr") == [True, True]
+    assert seen.first_seen(["b", "c"], "fr") == [False, True]
+    assert seen.first_seen(["a"], "de") == [True]
+    assert seen.first_seen(many, "fr") == [True] * 1200
+    assert seen.first_seen([*many[-3:], "d"], "fr") == [False, False, False, True]
+    seen.close()

@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
@@ -114,13 +115,16 @@ def build(
         if empty:
             raise InputError(f"--source {source or 'default'}: no rows in split {', '.join(empty)}; nothing to build")
         translate = BuildTranslation(translation, report, _languages_in_order(configs), allow_untranslated=allow_untranslated, dry_run=dry_run)
-        if dry_run:
-            for spec in configs:
-                report.configs[spec.name] = {
-                    split: sum(1 for _ in family.builder.stream(split_rows, spec, seed, family_flags, translate)) for split, split_rows in rows.items()
-                }
-        else:
-            _write(family, configs, rows, seed, family_flags, translate, report, target, on_config)
+        try:
+            if dry_run:
+                for spec in configs:
+                    report.configs[spec.name] = {
+                        split: sum(1 for _ in family.builder.stream(split_rows, spec, seed, family_flags, translate)) for split, split_rows in rows.items()
+                    }
+            else:
+                _write(family, configs, rows, seed, family_flags, translate, report, target, on_config)
+        finally:
+            translate.seen.close()
     finally:
         if own_cache:
             store.close()
@@ -128,26 +132,52 @@ def build(
     return report
 
 
+class SeenSegments:
+    """The (language, segment) pairs a build has met: an 8-byte digest each, in a private SQLite table.
+
+    SQLite keeps an unnamed database in a bounded page cache and spills it to a temporary file
+    of its own, so memory stays flat however many segments a corpus has.
+    """
+
+    _BATCH = 500  # digests per query, well under SQLite's limit on parameters
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("CREATE TABLE seen (lang TEXT, digest BLOB, PRIMARY KEY (lang, digest)) WITHOUT ROWID")
+
+    def first_seen(self, texts: list[str], lang: str) -> list[bool]:
+        """For each (unique) text, whether it is met here for the first time; all are remembered from now on."""
+        digests = [hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts]
+        known: set[bytes] = set()
+        for start in range(0, len(digests), self._BATCH):
+            batch = digests[start : start + self._BATCH]
+            query = f"SELECT digest FROM seen WHERE lang = ? AND digest IN ({','.join('?' * len(batch))})"
+            known.update(digest for (digest,) in self._db.execute(query, (lang, *batch)))
+        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ((lang, digest) for digest in digests))
+        return [digest not in known for digest in digests]
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class BuildTranslation:
     """Translates what each config's chunks need; a language's stats count a segment once per build.
 
-    A segment seen before (another config, an earlier chunk) is asked again, from the cache,
-    under throwaway stats; what is remembered is an 8-byte digest per segment. The report lists
-    every language of the plan, in its order, whether or not a chunk needed it.
+    A segment met before (another config, an earlier chunk) is asked again, from the cache,
+    under throwaway stats. The report lists every language of the plan, in its order, whether
+    or not a chunk needed it.
     """
 
     def __init__(self, translator: Translator, report: BuildReport, languages: list[str], *, allow_untranslated: bool, dry_run: bool):
         self.translator, self.report = translator, report
         self.allow_untranslated, self.dry_run = allow_untranslated, dry_run
         report.languages.update((lang, LanguageStats(lang)) for lang in languages)
-        self._seen: dict[str, set[bytes]] = {}
+        self.seen = SeenSegments()
 
     def __call__(self, texts: list[str], lang: str) -> Outcome:
-        seen = self._seen.setdefault(lang, set())
-        digests = [hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts]
-        new = [text for text, digest in zip(texts, digests) if digest not in seen]
-        again = [text for text, digest in zip(texts, digests) if digest in seen]
-        seen.update(digests)
+        first = self.seen.first_seen(texts, lang)
+        new = [text for text, is_new in zip(texts, first) if is_new]
+        again = [text for text, is_new in zip(texts, first) if not is_new]
         outcome = self._translate(new, lang, self.report.languages.setdefault(lang, LanguageStats(lang)))
         if again:
             repeat = self._translate(again, lang, LanguageStats(lang))
