@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import datasets
 
 from xbench.errors import InputError, XbenchError
-from xbench.family import Family, Lookup, MixedBuilder, Row, mc_segments, mix_row
+from xbench.family import Family, Lookup, MixedBuilder, NoOptions, Row, mc_segments, mix_row
 from xbench.formats import ConfigSpec
 from xbench.languages import SOURCE_LANGUAGE, get_language
 from xbench.paper import STUDY_CITATION
@@ -121,7 +121,7 @@ def bundled_dev() -> list[Row]:
     return _read_rows((DEV_FILE,))
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Any = None, seed: int = 0) -> dict[str, list[Row]]:
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: NoOptions = NoOptions(), seed: int = 0) -> dict[str, list[Row]]:
     if source is None:
         bundled = {"dev": bundled_dev, "test": bundled_quiz}
         return {split: bundled[split]() for split in splits}
