@@ -87,7 +87,7 @@ def test_bad_rows_exit_2_naming_file_and_row(tmp_path, cache_path, row, message)
         (["--langs", "fr,xx"], "--langs: unknown language code 'xx'; valid codes: en fr de es it ms da fi no bn am ru zh he ar hi"),
         (["--translator", "babel"], "--translator: unknown engine 'babel'"),
         (["--mixup-pool", "en,fr"], "--mixup-pool: needs exactly 5 distinct languages, got 2"),
-        (["--splits", "train"], "--splits: train; mmlu_mixup has test, dev"),
+        (["--splits", "train"], "--splits: unknown split 'train'; choose from all, test, dev"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, mmlu_source, cache_path, args, message):

@@ -39,7 +39,7 @@ def work(tmp_path_factory):
     wiki.mkdir()
     (wiki / "wiki.train.txt").write_text("\n".join(SENTENCE.replace("fox", f"fox {i}") for i in range(24)) + "\n", encoding="utf-8")
     xbench.build(
-        "wikitext_mixed", out=root / "text", source=str(wiki), translator="pseudo", cache=root / "c.sqlite", options={"units": "sentence", "pool": "en,fr"}
+        "wikitext_mixed", out=root / "text", source=str(wiki), translator="pseudo", cache=root / "c.sqlite", options={"unit": "sentence", "pool": "en,fr"}
     )
     write_jsonl(root / "tofu.jsonl", QA_ROWS * 2)
     xbench.build("tofu", out=root / "qa", source=str(root / "tofu.jsonl"), translator="pseudo", cache=root / "c.sqlite", langs="fr")
@@ -370,7 +370,7 @@ def test_a_rebuilt_folder_is_read_from_its_new_files(tmp_path):
     texts = []
     for word in ("castle", "dragon"):
         (wiki / "wiki.train.txt").write_text("\n".join(f" The {word} number {i} stands near a lake ." for i in range(6)) + "\n", encoding="utf-8")
-        xbench.build("wikitext_mixed", out=tmp_path / "text", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"units": "sentence"})
+        xbench.build("wikitext_mixed", out=tmp_path / "text", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"unit": "sentence"})
         corpus = read_corpus(str(tmp_path / "text"))
         texts.append(" ".join(row[corpus.column] for row in corpus.rows))
     assert "castle" in texts[0] and "dragon" not in texts[0]

@@ -188,7 +188,7 @@ def test_generation_and_text_families_are_refused_with_one_line(tmp_path):
     wiki.mkdir()
     (wiki / "wiki.test.txt").write_text(" = Title = \n The cat sat . It slept .\n", encoding="utf-8")
     built = tmp_path / "wiki"
-    xbench.build("wikitext_mixed", out=built, source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", splits="test", options={"units": "sentence"})
+    xbench.build("wikitext_mixed", out=built, source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", splits="test", options={"unit": "sentence"})
     with pytest.raises(xbench.InputError, match="missing column"):
         export_lm_eval(str(built), tmp_path / "tasks2")
     assert not list((tmp_path / "tasks").glob("*.yaml")) and not list((tmp_path / "tasks2").glob("*.yaml"))

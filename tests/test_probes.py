@@ -173,9 +173,7 @@ def test_build_qa_puts_engine_quality_in_the_card(tmp_path, flores, mmlu_source,
     import xbench
 
     out = tmp_path / "qa_build"
-    report = xbench.build(
-        "mmlu_mixup", out=out, source=str(mmlu_source), translator="pseudo", cache=cache_path, langs="fr,de", formats="full", options={"qa": str(flores)}
-    )
+    report = xbench.build("mmlu_mixup", out=out, source=str(mmlu_source), translator="pseudo", cache=cache_path, langs="fr,de", formats="full", qa=str(flores))
     assert set(report.quality) == {"fr"} and report.quality["fr"]["n"] == 3
     card = (out / "README.md").read_text()
     assert "| French (`fr`) | 3 | " + str(report.quality["fr"]["chrf"]) in card

@@ -102,7 +102,7 @@ def test_smollm2_fine_tunes_on_a_mixed_build_and_the_result_evaluates(tmp_path):
     wiki.mkdir()
     lines = [f" The castle of Hogwarts number {i} stands near a lake . Students learn magic there , and owls carry the mail ." for i in range(24)]
     (wiki / "wiki.train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    xbench.build("wikitext_mixed", out=tmp_path / "mixed", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"units": "sentence"})
+    xbench.build("wikitext_mixed", out=tmp_path / "mixed", source=str(wiki), translator="pseudo", cache=tmp_path / "c.sqlite", options={"unit": "sentence"})
     report = finetune(
         FinetuneConfig(
             model=str(gguf),

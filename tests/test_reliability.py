@@ -150,7 +150,7 @@ def test_pseudo_output_is_never_served_to_another_chain(tmp_path, mmlu_source, c
 def test_a_blank_cache_entry_is_a_miss_not_a_blank_option(tmp_path):
     cache = TranslationCache(tmp_path / "c.sqlite")
     cache.store("curated", "en", "fr", [("cat", "  ")])  # as an older `translations import` let in
-    outcome = Translator([xbench.translation.create_engine("memory", cache)], cache).translate(["cat"], "en", "fr")
+    outcome = Translator([xbench.translation.create_engine("memory")], cache).translate(["cat"], "en", "fr")
     assert outcome.translations == {} and list(outcome.failed) == ["cat"]
 
 
@@ -259,6 +259,18 @@ def test_a_hung_apertium_process_is_killed_at_its_deadline(tmp_path):
     engine.timeout = 0.3
     with pytest.raises(TransientEngineError, match=r"apertium eng-spa did not answer within 0\.3s"):
         engine.translate_batch(["cat"], "en", "es")
+
+
+def test_apertium_lists_its_modes_once_per_engine_not_per_batch(tmp_path):
+    from xbench.translation import ApertiumEngine
+
+    listings = tmp_path / "listings"
+    fake = tmp_path / "apertium"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-l" ]; then echo x >> {listings}; echo eng-spa; exit 0; fi\nexec cat\n')
+    fake.chmod(0o755)
+    engine = ApertiumEngine(str(fake))
+    assert engine.translate_batch(["cat"], "en", "es") == ["cat"] and engine.translate_batch(["dog"], "en", "es") == ["dog"]
+    assert listings.read_text() == "x\n"
 
 
 def test_builds_stage_beside_out_not_in_the_temp_folder(tmp_path, mmlu_source, cache_path, monkeypatch):

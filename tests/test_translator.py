@@ -117,7 +117,7 @@ def test_memory_answers_from_any_engine_and_keeps_its_name(cache_path):
     cache = TranslationCache(cache_path)
     cache.store("curated", "en", "fr", [("Gryffindor", "Gryffondor")])
     fallback = FakeEngine("google")
-    translator = Translator([MemoryEngine(cache), fallback], cache)
+    translator = Translator([MemoryEngine(), fallback], cache)
     outcome = translator.translate(["Gryffindor", "Owl"], "en", "fr")
     assert outcome.translations == {"Gryffindor": ("Gryffondor", "curated"), "Owl": ("<fr>Owl", "google")}
     assert fallback.units == ["Owl"]
@@ -126,7 +126,7 @@ def test_memory_answers_from_any_engine_and_keeps_its_name(cache_path):
 def test_memory_alone_names_how_many_segments_are_missing(cache_path):
     cache = TranslationCache(cache_path)
     cache.store("google", "en", "fr", [("a", "b")])
-    translator = Translator(resolve_engines("memory", cache), cache)
+    translator = Translator(resolve_engines("memory"), cache)
     with pytest.raises(TranslationFailed, match=r"^2 segment\(s\) could not be translated en->fr: 'x' \(memory: no entry for en->fr\)"):
         translator.translate_or_raise(["a", "x", "y"], "en", "fr")
 
@@ -180,7 +180,7 @@ def test_pseudo_engine_is_deterministic():
 
 def test_resolve_engines_accepts_names_and_objects(cache_path):
     custom = FakeEngine("mine")
-    engines = resolve_engines(["memory", custom, "pseudo"], TranslationCache(cache_path))
+    engines = resolve_engines(["memory", custom, "pseudo"])
     assert [e.name for e in engines] == ["memory", "mine", "pseudo"]
     with pytest.raises(InputError, match="unknown engine 'babel'"):
         resolve_engines("memory,babel")

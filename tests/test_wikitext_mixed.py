@@ -73,7 +73,7 @@ def test_words_units_have_k_words():
 def test_pool_en_gives_the_source_byte_for_byte(tmp_path, wiki_dir, cache_path, unit):
     out = tmp_path / unit
     engine = FakeEngine()
-    build(out, wiki_dir, cache_path, units=unit, pool="en", translator=engine, doc_unit="article")
+    build(out, wiki_dir, cache_path, unit=unit, pool="en", translator=engine, doc_unit="article")
     docs = list(documents(WIKI.split("\n"), "article"))
     produced = rows(out, unit)
     assert [r["text"] for r in produced] == docs
@@ -82,7 +82,7 @@ def test_pool_en_gives_the_source_byte_for_byte(tmp_path, wiki_dir, cache_path, 
 
 def test_spans_languages_and_fraction(tmp_path, wiki_dir, cache_path):
     out = tmp_path / "mixed"
-    report = build(out, wiki_dir, cache_path, units="sentence,words4")
+    report = build(out, wiki_dir, cache_path, unit="sentence,words4")
     assert list(report.configs) == ["sentence", "words4"] and report.configs["sentence"] == {"train": 7}
     docs = list(documents(WIKI.split("\n"), "line"))
     for config in ("sentence", "words4"):
@@ -104,19 +104,19 @@ def test_spans_languages_and_fraction(tmp_path, wiki_dir, cache_path):
 
 
 def test_same_seed_and_cache_identical_and_subsets_keep_each_documents_mix(tmp_path, wiki_dir, cache_path):
-    build(tmp_path / "a", wiki_dir, cache_path, units="words3")
-    build(tmp_path / "b", wiki_dir, cache_path, units="words3")
+    build(tmp_path / "a", wiki_dir, cache_path, unit="words3")
+    build(tmp_path / "b", wiki_dir, cache_path, unit="words3")
     a = (tmp_path / "a" / "words3" / "train-00000-of-00001.parquet").read_bytes()
     assert a == (tmp_path / "b" / "words3" / "train-00000-of-00001.parquet").read_bytes()
-    build(tmp_path / "c", wiki_dir, cache_path, units="words3", seed=1)
+    build(tmp_path / "c", wiki_dir, cache_path, unit="words3", seed=1)
     assert a != (tmp_path / "c" / "words3" / "train-00000-of-00001.parquet").read_bytes()
     full = {r["source_index"]: r["text"] for r in rows(tmp_path / "a", "words3")}
-    build(tmp_path / "first3", wiki_dir, cache_path, units="words3", max_docs=3)
+    build(tmp_path / "first3", wiki_dir, cache_path, unit="words3", max_docs=3)
     assert {r["source_index"]: r["text"] for r in rows(tmp_path / "first3", "words3")} == {i: full[i] for i in range(3)}
-    build(tmp_path / "sampled", wiki_dir, cache_path, units="words3", sample=4, sample_seed=7)
+    build(tmp_path / "sampled", wiki_dir, cache_path, unit="words3", sample=4)
     sampled = {r["source_index"]: r["text"] for r in rows(tmp_path / "sampled", "words3")}
     assert len(sampled) == 4 and all(full[i] == text for i, text in sampled.items())
-    build(tmp_path / "sampled2", wiki_dir, cache_path, units="words3", sample=4, sample_seed=7)
+    build(tmp_path / "sampled2", wiki_dir, cache_path, unit="words3", sample=4)
     assert {r["source_index"] for r in rows(tmp_path / "sampled2", "words3")} == set(sampled)
 
 
@@ -126,14 +126,14 @@ def test_index_file_subsets(tmp_path, wiki_dir, cache_path):
     ours = tmp_path / "ours.json"
     ours.write_text(json.dumps({"documents": [{"index": 2, "score": 3.1, "rule": "bm25"}]}))
     assert read_index_file(study) == {1, 5} and read_index_file(ours) == {2}
-    build(tmp_path / "s", wiki_dir, cache_path, units="sentence", subset=str(study))
+    build(tmp_path / "s", wiki_dir, cache_path, unit="sentence", subset=str(study))
     assert [r["source_index"] for r in rows(tmp_path / "s", "sentence")] == [1, 5]
 
 
 def test_dry_run_counts_and_writes_nothing(tmp_path, wiki_dir, cache_path):
     engine = FakeEngine()
     report = xbench.build(
-        "wikitext_mixed", out=tmp_path / "dry", source=str(wiki_dir), translator=engine, cache=cache_path, dry_run=True, options={"units": "words8"}
+        "wikitext_mixed", out=tmp_path / "dry", source=str(wiki_dir), translator=engine, cache=cache_path, dry_run=True, options={"unit": "words8"}
     )
     assert engine.requests == [] and not (tmp_path / "dry").exists()
     assert report.configs == {"words8": {"train": 7}}
@@ -183,7 +183,7 @@ def test_folder_splits_follow_wikitext_file_names(tmp_path, cache_path):
 def test_sample_draws_from_the_subset(tmp_path, wiki_dir, cache_path):
     index = tmp_path / "index.json"
     index.write_text(json.dumps([0, 2, 4, 6]))
-    build(tmp_path / "s", wiki_dir, cache_path, units="sentence", subset=str(index), sample=3, sample_seed=0)
+    build(tmp_path / "s", wiki_dir, cache_path, unit="sentence", subset=str(index), sample=3)
     chosen = [r["source_index"] for r in rows(tmp_path / "s", "sentence")]
     assert len(chosen) == 3 and set(chosen) <= {0, 2, 4, 6}
 
@@ -191,7 +191,7 @@ def test_sample_draws_from_the_subset(tmp_path, wiki_dir, cache_path):
 def test_all_languages_writes_every_document_once_per_pool_language_with_the_mixed_translations(tmp_path, wiki_dir, cache_path):
     engine = FakeEngine()
     out = tmp_path / "o"
-    build(out, wiki_dir, cache_path, translator=engine, units="sentence", pool="en,fr,de", all_languages=True)
+    build(out, wiki_dir, cache_path, translator=engine, unit="sentence", pool="en,fr,de", all_languages=True)
     mixed, every = rows(out, "sentence"), rows(out, "sentence_all")
     assert len(every) == 3 * len(mixed)
     assert [r["id"] for r in every[:3]] == [f"{mixed[0]['id']}/{lang}" for lang in ("en", "fr", "de")]

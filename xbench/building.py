@@ -1,8 +1,9 @@
-"""``xbench build``: load a family's source, translate every needed cell once, write a Hub folder.
+"""``xbench build``: plan a family's configs, then translate while writing each one into a Hub folder.
 
-Language by language: the unique segments a language needs (over all its formats and its
-share of mixup) are translated through the cache, then that language's configs are written,
-so memory does not grow with the number of languages.
+Config by config, the source rows stream through in chunks (``xbench.family.MixedBuilder``):
+the cells a chunk needs are translated through the cache, one call per language, and the
+chunk is written, so memory does not grow with the number of rows or languages. A language's
+statistics count each unique segment once per build, whichever configs need it.
 
 Output is built in a staging folder beside the target (same filesystem) and moved into place
 at the end, entry by entry: ``build_report.json`` (which lists the configs a build owns)
@@ -16,26 +17,28 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from xbench.build_report import BuildReport
 from xbench.card import render_card
+from xbench.choices import parse_choices
 from xbench.errors import InputError, XbenchError
-from xbench.family import Family, Row
-from xbench.formats import ConfigSpec, check_config_name, parse_formats, parse_pool, plan_configs
+from xbench.family import Family, Request, Row
+from xbench.formats import ConfigSpec, check_config_name, parse_formats, parse_pool
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
-from xbench.translation import Engine, LanguageStats, TranslationCache, Translator, resolve_engines
-from xbench.translation.translator import Outcome
+from xbench.translation import Engine, LanguageStats, Outcome, TranslationCache, Translator, resolve_engines
 
 REPORT_FILE = "build_report.json"
 CARD_FILE = "README.md"
@@ -62,37 +65,32 @@ def build(
     workers: int | None = None,
     progress: Progress | None = None,
     on_config: Callable[[str], None] | None = None,
-    translator_options: dict | None = None,
+    options: Mapping[str, Any] | Any | None = None,
     qa: str | Path | None = None,
-    options: dict | None = None,
 ) -> BuildReport:
     """Build ``dataset`` into ``out``; the Python entry point behind ``xbench build``.
 
     ``translator`` is a chain: engine names (``"memory,google"``) and/or engine objects
-    with ``name`` and ``translate_batch(texts, source, target)``.
+    with ``name`` and ``translate_batch(texts, source, target)``. ``options``: the family's own
+    flags, as its options dataclass or a mapping (None values are flags not given).
+    ``qa``: a parallel sample to score the engine chain on (chrF/BLEU in the card).
     """
-    from xbench.builders import get_family
+    from xbench.builders import family_options, get_family
 
     started = time.perf_counter()
     family = get_family(dataset)
-    lang_codes = parse_languages(langs if langs is not None else list(family.default_langs))
-    format_names = parse_formats(formats if formats is not None else list(family.default_formats))
-    pool = parse_pool(mixup_pool)
+    family_flags = family_options(family, options)
+    request = Request(
+        langs=tuple(parse_languages(langs if langs is not None else list(family.default_langs))),
+        formats=tuple(parse_formats(formats if formats is not None else list(family.default_formats))),
+        pool=parse_pool(mixup_pool),
+        source=source,
+        options=family_flags,
+    )
     split_names = _parse_splits(splits, family)
     if workers is not None and workers < 1:
         raise InputError("--workers: must be at least 1")
-    # Bridge to contract B until i11-flow's typed family options land: the CLI passes flag names
-    # (unit) and the build seed; the families still read units and sample_seed.
-    given = {name: value for name, value in (options or {}).items() if value is not None}
-    if "unit" in given:
-        given["units"] = given.pop("unit")
-    options = {"sample_seed": seed, "qa": qa, **given, "source": source}
-    if family.streaming_plan is not None:
-        configs = family.streaming_plan(options)
-    else:
-        configs = plan_configs(lang_codes, format_names, pool, full_config_is_lang=family.full_config_is_lang)
-    if family.config_name is not None:
-        configs = [replace(spec, name=family.config_name(spec, options)) for spec in configs]
+    configs = family.plan(family, request)
     names = [check_config_name(spec.name) for spec in configs]
     if len(set(names)) != len(names):
         raise InputError(f"--formats: {dataset} names configs by language only, so these formats collide ({', '.join(names)}); use --formats full")
@@ -107,24 +105,26 @@ def build(
     try:
         if family.prepare_cache is not None:
             family.prepare_cache(store, source)
-        engines = resolve_engines(translator if translator is not None else family.default_translator, store)
-        runner = Translator(engines, store, workers=workers, progress=progress, **(translator_options or {}))
-        report = BuildReport(dataset, str(target or ""), {}, {}, runner.signature, seed, dry_run, source=_source_label(source))
-        if options.get("qa") and not dry_run:
-            report.quality = estimate_quality(runner, options["qa"], _languages_in_order(configs))
-        rows = family.load_source(source, split_names, options)  # streaming families read while writing
-        empty = [split for split, split_rows in rows.items() if not split_rows]
+        engines = resolve_engines(translator if translator is not None else family.default_translator, family.memory_prefer)
+        translation = Translator(engines, store, workers=workers, progress=progress)
+        report = BuildReport(dataset, str(target or ""), {}, {}, translation.signature, seed, dry_run, source=_source_label(source))
+        if qa and not dry_run:
+            report.quality = estimate_quality(translation, qa, _languages_in_order(configs))
+        rows = family.load_source(source, split_names, family_flags, seed)
+        empty = [split for split, split_rows in rows.items() if isinstance(split_rows, Sized) and not split_rows]
         if empty:
             raise InputError(f"--source {source or 'default'}: no rows in split {', '.join(empty)}; nothing to build")
-        if family.streaming_plan is not None:
-            _build_streaming(family, configs, split_names, seed, runner, report, target, allow_untranslated, on_config, options, dry_run)
-        elif dry_run:
-            for lang in _languages_in_order(configs):
-                report.languages[lang] = LanguageStats(lang)
-                runner.translate(_segments_for(family, lang, configs, rows, seed, options), SOURCE_LANGUAGE, lang, stats=report.languages[lang], dry_run=True)
-            report.configs = {spec.name: {split: len(split_rows) for split, split_rows in rows.items()} for spec in configs}
-        else:
-            _write(family, configs, rows, seed, runner, report, target, allow_untranslated, on_config, options)
+        translate = BuildTranslation(translation, report, _languages_in_order(configs), allow_untranslated=allow_untranslated, dry_run=dry_run)
+        try:
+            if dry_run:
+                for spec in configs:
+                    report.configs[spec.name] = {
+                        split: sum(1 for _ in family.builder.stream(split_rows, spec, seed, family_flags, translate)) for split, split_rows in rows.items()
+                    }
+            else:
+                _write(family, configs, rows, seed, family_flags, translate, report, target, on_config)
+        finally:
+            translate.seen.close()
     finally:
         if own_cache:
             store.close()
@@ -132,7 +132,65 @@ def build(
     return report
 
 
-def estimate_quality(runner: Translator, testset: str | Path, languages: list[str]) -> dict[str, dict]:
+class SeenSegments:
+    """The (language, segment) pairs a build has met: an 8-byte digest each, in a private SQLite table.
+
+    SQLite keeps an unnamed database in a bounded page cache and spills it to a temporary file
+    of its own, so memory stays flat however many segments a corpus has.
+    """
+
+    _BATCH = 500  # digests per query, well under SQLite's limit on parameters
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("CREATE TABLE seen (lang TEXT, digest BLOB, PRIMARY KEY (lang, digest)) WITHOUT ROWID")
+
+    def first_seen(self, texts: list[str], lang: str) -> list[bool]:
+        """For each (unique) text, whether it is met here for the first time; all are remembered from now on."""
+        digests = [hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts]
+        known: set[bytes] = set()
+        for start in range(0, len(digests), self._BATCH):
+            batch = digests[start : start + self._BATCH]
+            query = f"SELECT digest FROM seen WHERE lang = ? AND digest IN ({','.join('?' * len(batch))})"
+            known.update(digest for (digest,) in self._db.execute(query, (lang, *batch)))
+        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ((lang, digest) for digest in digests))
+        return [digest not in known for digest in digests]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class BuildTranslation:
+    """Translates what each config's chunks need; a language's stats count a segment once per build.
+
+    A segment met before (another config, an earlier chunk) is asked again, from the cache,
+    under throwaway stats. The report lists every language of the plan, in its order, whether
+    or not a chunk needed it.
+    """
+
+    def __init__(self, translator: Translator, report: BuildReport, languages: list[str], *, allow_untranslated: bool, dry_run: bool):
+        self.translator, self.report = translator, report
+        self.allow_untranslated, self.dry_run = allow_untranslated, dry_run
+        report.languages.update((lang, LanguageStats(lang)) for lang in languages)
+        self.seen = SeenSegments()
+
+    def __call__(self, texts: list[str], lang: str) -> Outcome:
+        first = self.seen.first_seen(texts, lang)
+        new = [text for text, is_new in zip(texts, first) if is_new]
+        again = [text for text, is_new in zip(texts, first) if not is_new]
+        outcome = self._translate(new, lang, self.report.languages.setdefault(lang, LanguageStats(lang)))
+        if again:
+            repeat = self._translate(again, lang, LanguageStats(lang))
+            outcome = Outcome({**outcome.translations, **repeat.translations}, {**outcome.failed, **repeat.failed})
+        return outcome
+
+    def _translate(self, texts: list[str], lang: str, stats: LanguageStats) -> Outcome:
+        if self.dry_run:
+            return self.translator.translate(texts, SOURCE_LANGUAGE, lang, stats=stats, dry_run=True)
+        return self.translator.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=self.allow_untranslated)
+
+
+def estimate_quality(translation: Translator, testset: str | Path, languages: list[str]) -> dict[str, dict]:
     """chrF and BLEU of the build's engine chain on a parallel sample, per language it has (``--qa``)."""
     from xbench.metrics import chrf_bleu
     from xbench.parallel import read_parallel
@@ -144,7 +202,7 @@ def estimate_quality(runner: Translator, testset: str | Path, languages: list[st
             sources, references = sample.direction(SOURCE_LANGUAGE, lang)
         except InputError:
             continue
-        outcome = runner.translate_or_raise(sources, SOURCE_LANGUAGE, lang, stats=LanguageStats(lang))
+        outcome = translation.translate_or_raise(sources, SOURCE_LANGUAGE, lang, stats=LanguageStats(lang))
         hypotheses = [outcome.translations[s][0] for s in sources]
         scores = chrf_bleu(hypotheses, references, lang)
         quality[lang] = {
@@ -160,11 +218,7 @@ def estimate_quality(runner: Translator, testset: str | Path, languages: list[st
 def _parse_splits(splits: str | list[str] | None, family: Family) -> tuple[str, ...]:
     if splits is None:
         return family.default_splits or family.splits
-    names = tuple(dict.fromkeys(s.strip() for s in (splits.split(",") if isinstance(splits, str) else splits) if s.strip()))
-    unknown = [s for s in names if s not in family.splits]
-    if unknown or not names:
-        raise InputError(f"--splits: {', '.join(unknown) or 'none given'}; {family.name} has {', '.join(family.splits)}")
-    return names
+    return tuple(parse_choices(splits, family.splits, option="--splits", what="split"))
 
 
 def _check_target(target: Path, configs: list[str], source: str | None) -> None:
@@ -222,84 +276,25 @@ def _languages_in_order(configs: list[ConfigSpec]) -> list[str]:
     return list(dict.fromkeys(lang for spec in configs for lang in spec.languages))
 
 
-def _segments_for(family: Family, lang: str, configs: list[ConfigSpec], rows: dict[str, list[Row]], seed: int, options: dict) -> list[str]:
-    """Unique texts that must be translated into ``lang`` for any config, in first-use order."""
-    needed: dict[str, None] = {}
-    for spec in configs:
-        if lang not in spec.languages:
-            continue
-        for split_rows in rows.values():
-            for row in split_rows:
-                for text, text_lang in family.builder.segments(row, spec, seed, options):
-                    if text_lang == lang:
-                        needed[text] = None
-    return list(needed)
-
-
 def _write(
     family: Family,
     configs: list[ConfigSpec],
-    rows: dict[str, list[Row]],
+    rows: Mapping[str, Iterable[Row]],
     seed: int,
-    runner: Translator,
+    options: Any,
+    translate: BuildTranslation,
     report: BuildReport,
     target: Path,
-    allow_untranslated: bool,
     on_config: Callable[[str], None] | None,
-    options: dict,
 ) -> None:
     with _staging(target) as (staging, scratch):
-        single = [spec for spec in configs if len(spec.languages) <= 1]
-        multi = [spec for spec in configs if len(spec.languages) > 1]
-        outcomes: dict[str, Outcome] = {}
-        for spec in single:
-            lang = spec.languages[0] if spec.languages else SOURCE_LANGUAGE
-            if lang not in outcomes:
-                outcomes.clear()  # one language's translations in memory at a time
-                if lang != SOURCE_LANGUAGE:
-                    report.languages[lang] = LanguageStats(lang)
-                    outcomes[lang] = runner.translate_or_raise(
-                        _segments_for(family, lang, configs, rows, seed, options),
-                        SOURCE_LANGUAGE,
-                        lang,
-                        stats=report.languages[lang],
-                        allow_untranslated=allow_untranslated,
-                    )
-            _write_config(family, spec, rows, seed, outcomes, staging, scratch, report, options)
-            if on_config:
-                on_config(spec.name)
-        for spec in multi:
-            outcomes = {}
-            for lang in spec.languages:
-                stats = report.languages.setdefault(lang, LanguageStats(lang))
-                texts = _segments_for(family, lang, [spec], rows, seed, options)
-                if lang in {s.lang for s in single}:
-                    stats = LanguageStats(lang)  # already counted with that language's own formats
-                outcomes[lang] = runner.translate_or_raise(texts, SOURCE_LANGUAGE, lang, stats=stats, allow_untranslated=allow_untranslated)
-            _write_config(family, spec, rows, seed, outcomes, staging, scratch, report, options)
+        silence_libraries()
+        for spec in configs:
+            builder = family.builder(cache_dir=str(scratch / "cache"), rows=rows, spec=spec, seed=seed, options=options, translate=translate)
+            _prepare(builder, spec, staging, scratch, report)
             if on_config:
                 on_config(spec.name)
         _finish(family, configs, report, staging, target)
-
-
-def _write_config(
-    family: Family,
-    spec: ConfigSpec,
-    rows: dict[str, list[Row]],
-    seed: int,
-    outcomes: dict[str, Outcome],
-    staging: Path,
-    scratch: Path,
-    report: BuildReport,
-    options: dict,
-) -> None:
-    silence_libraries()
-
-    def lookup(text: str, lang: str) -> tuple[str, str] | None:
-        return outcomes[lang].translations.get(text)
-
-    builder = family.builder(cache_dir=str(scratch / "cache"), rows=rows, spec=spec, seed=seed, lookup=lookup, options=options)
-    _prepare(builder, spec, staging, scratch, report)
 
 
 def _prepare(builder, spec: ConfigSpec, staging: Path, scratch: Path, report: BuildReport) -> None:
@@ -329,39 +324,6 @@ def _prepare(builder, spec: ConfigSpec, staging: Path, scratch: Path, report: Bu
     if untranslated:
         report.untranslated[spec.name] = untranslated
     shutil.rmtree(prepared, ignore_errors=True)
-
-
-def _build_streaming(family, configs, splits, seed, runner, report, target, allow_untranslated, on_config, options, dry_run) -> None:
-    """Families whose documents stream through: translate chunk by chunk while writing."""
-    if dry_run:
-        _plan_streaming(family, configs, splits, seed, runner, report, options)
-        return
-    with _staging(target) as (staging, scratch):
-        silence_libraries()
-        for spec in configs:
-            builder = family.builder(
-                cache_dir=str(scratch / "cache"),
-                spec=spec,
-                seed=seed,
-                options=options,
-                translator=runner,
-                report_languages=report.languages,
-                allow_untranslated=allow_untranslated,
-                splits=splits,
-            )
-            _prepare(builder, spec, staging, scratch, report)
-            if on_config:
-                on_config(spec.name)
-        _finish(family, configs, report, staging, target)
-
-
-def _plan_streaming(family, configs, splits, seed, runner, report, options) -> None:
-    def plan(texts: list[str], lang: str):
-        stats = report.languages.setdefault(lang, LanguageStats(lang))
-        return runner.translate(texts, SOURCE_LANGUAGE, lang, stats=stats, dry_run=True)
-
-    for spec in configs:
-        report.configs[spec.name] = {split: sum(1 for _ in family.builder.stream_rows(options, spec, split, seed, plan)) for split in splits}
 
 
 SCRATCH = ".scratch"

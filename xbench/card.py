@@ -1,4 +1,9 @@
-"""Dataset cards: the README.md of a Hub folder, YAML ``configs:`` block plus a body from cards/."""
+"""Dataset cards: the README.md of a Hub folder, YAML ``configs:`` block plus a body from cards/.
+
+The YAML's top-level ``xbench`` block describes each config for the runner (kind, prompt
+language, cell languages, header); it stays out of ``configs:``, whose keys ``datasets`` passes
+to its parquet builder.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +63,18 @@ def card_metadata(family: Family, configs: list[ConfigSpec], report: BuildReport
         "source_datasets": list(family.source_datasets),
         "tags": ["xbench", "code-switching", "crosslingual"],
         "configs": entries,
+        "xbench": {"family": family.name, "configs": {name: config_metadata(family, spec) for spec in configs if (name := spec.name) in report.configs}},
     }
+
+
+def config_metadata(family: Family, spec: ConfigSpec) -> dict:
+    """What the runner needs to know of a config: what its rows are, the prompt language, every language in its cells."""
+    language = SOURCE_LANGUAGE if spec.pool else spec.lang  # a mixed config is prompted in English
+    languages = family.cell_languages(spec) if family.cell_languages else spec.shown_languages
+    entry: dict = {"kind": family.kind, "language": language, "languages": list(languages)}
+    if family.header is not None:
+        entry["header"] = family.header(language)
+    return entry
 
 
 def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) -> str:

@@ -15,6 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from xbench.choices import parse_choices
 from xbench.errors import InputError
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, get_language
 
@@ -66,6 +67,17 @@ class ConfigSpec:
         if self.pool:
             return tuple(code for code in self.pool if code != SOURCE_LANGUAGE)
         return () if self.lang == SOURCE_LANGUAGE else (self.lang,)
+
+    @property
+    def shown_languages(self) -> tuple[str, ...]:
+        """Every language a cell of this config can be in, English first."""
+        if self.pool:
+            return tuple(sorted(self.pool, key=lambda code: code != SOURCE_LANGUAGE))
+        if self.format is None or self.lang == SOURCE_LANGUAGE:
+            return (SOURCE_LANGUAGE,)
+        if self.format.question and self.format.options == "all":
+            return (self.lang,)
+        return (SOURCE_LANGUAGE, self.lang)
 
     def cell_languages(self, row_id: str, answer: int, seed: int) -> tuple[str, list[str]]:
         """(question language, [language of each option]) for one row."""
@@ -119,22 +131,7 @@ def mixup_config_name(pool: tuple[str, ...]) -> str:
 
 
 def parse_formats(spec: str | list[str] | tuple[str, ...]) -> list[str]:
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names: list[str] = []
-    for raw in items:
-        name = raw.strip()
-        if not name:
-            continue
-        if name == "all":
-            names.extend(n for n in FORMAT_CHOICES if n not in names)
-        elif name in FORMAT_CHOICES:
-            if name not in names:
-                names.append(name)
-        else:
-            raise InputError(f"--formats: unknown format {name!r}; choose from all, {', '.join(FORMAT_CHOICES)}")
-    if not names:
-        raise InputError("--formats: no format given")
-    return names
+    return parse_choices(spec, FORMAT_CHOICES, option="--formats", what="format")
 
 
 def parse_pool(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xbench.choices import parse_choices
 from xbench.errors import InputError
 
 
@@ -77,21 +78,11 @@ def parse_languages(spec: str | list[str] | tuple[str, ...], option: str = "--la
 
     ``all`` means every registered language except English.
     """
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    codes: list[str] = []
-    for raw in items:
-        code = raw.strip()
-        if not code:
-            continue
-        if code == "all":
-            codes.extend(c for c in LANGUAGES if c != SOURCE_LANGUAGE and c not in codes)
-            continue
+
+    def check(code: str) -> None:
         try:
             get_language(code)
         except InputError as err:
             raise InputError(f"{option}: {err}") from None
-        if code not in codes:
-            codes.append(code)
-    if not codes:
-        raise InputError(f"{option}: no language given")
-    return codes
+
+    return parse_choices(spec, check, option=option, what="language", every=[c for c in LANGUAGES if c != SOURCE_LANGUAGE])

@@ -99,7 +99,6 @@ def _pack(pieces: list[str], max_chars: int) -> list[str]:
 # by whitespace; words are separated by runs of non-word characters. Separators are kept.
 SENTENCE_SEPARATOR = regex.compile(r"(\s*[\.,;!?]\s+)")
 WORD_SEPARATOR = regex.compile(r"(\W+)")
-UNIT_KINDS = ("document", "sentence", "words<k>")
 
 
 def parse_unit(unit: str) -> tuple[str, int]:

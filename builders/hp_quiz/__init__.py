@@ -11,7 +11,7 @@ serves few-shot demos. ``xbench audit`` measures how far surface cues get on any
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import datasets
 
 from xbench.errors import InputError, XbenchError
-from xbench.family import Family, Lookup, MixedBuilder, Row, mc_segments, mix_row
+from xbench.family import Family, Lookup, MixedBuilder, NoOptions, Row, mc_segments, mix_row
 from xbench.formats import ConfigSpec
 from xbench.languages import SOURCE_LANGUAGE, get_language
 from xbench.paper import STUDY_CITATION
@@ -45,7 +45,7 @@ CITATION = STUDY_CITATION
 PUBLISHED = "_published"  # per-row translations of the published quiz; never written out
 
 
-def hp_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any]) -> Row:
+def hp_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Any) -> Row:
     """Like any MC row, but a published quiz row shows its own translation of each cell.
 
     The same English option can be translated differently in two rows of the published quiz
@@ -65,7 +65,7 @@ def hp_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mappi
     return mix_row({k: v for k, v in row.items() if k != PUBLISHED}, spec, seed, lookup, options, own)
 
 
-def hp_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def hp_segments(row: Row, spec: ConfigSpec, seed: int, options: Any) -> Iterator[tuple[str, str]]:
     """Cells to translate: those in a language the published row does not already have."""
     published = row.get(PUBLISHED) or {}
     return ((text, lang) for text, lang in mc_segments(row, spec, seed, options) if lang not in published)
@@ -121,7 +121,7 @@ def bundled_dev() -> list[Row]:
     return _read_rows((DEV_FILE,))
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: NoOptions = NoOptions(), seed: int = 0) -> dict[str, list[Row]]:
     if source is None:
         bundled = {"dev": bundled_dev, "test": bundled_quiz}
         return {split: bundled[split]() for split in splits}
@@ -243,6 +243,8 @@ FAMILY = Family(
     default_langs=CURATED_LANGUAGES,
     default_formats=("full",),
     default_translator="memory",
+    memory_prefer=(CURATED_ENGINE, ORIGINAL_ENGINE),  # human-made translations win over machine ones
+    header=instruction_header,
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
     prepare_cache=prepare_cache,

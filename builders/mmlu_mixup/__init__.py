@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -10,7 +9,7 @@ from typing import Any, ClassVar
 import datasets
 
 from xbench.errors import InputError, XbenchError
-from xbench.family import Family, MixedBuilder, Row
+from xbench.family import Family, MixedBuilder, NoOptions, Row
 from xbench.paper import STUDY_CITATION
 from xbench.sources import TABLE_SUFFIXES, existing_path, read_table, validate_mc_row
 
@@ -40,7 +39,7 @@ class MmluMixup(MixedBuilder):
     }
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
+def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: NoOptions = NoOptions(), seed: int = 0) -> dict[str, list[Row]]:
     """Rows per split, validated, with stable ids ``subject/split/index``."""
     if source is None:
         raw = _load_hub(splits)

@@ -6,14 +6,15 @@ against the English ``answer``. ``--translate-answers`` adds translated answers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import datasets
 
 from xbench.errors import InputError, XbenchError
-from xbench.family import CellTranslator, Family, Lookup, MixedBuilder, Row
+from xbench.family import CellTranslator, Family, Lookup, MixedBuilder, Request, Row, plan_formats
 from xbench.formats import ConfigSpec, check_config_name
 from xbench.languages import SOURCE_LANGUAGE
 from xbench.paper import STUDY_CITATION
@@ -37,24 +38,30 @@ CITATION = (
 )
 
 
+@dataclass(frozen=True)
+class TofuOptions:
+    source_config: str | None = None  # the TOFU subset; names the configs (default: forget10_perturbed, or the --source file's name)
+    translate_answers: bool = False
+
+
 def _texts(row: Row, columns: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     for column in columns:
         if isinstance(row.get(column), str):
             yield column, row[column]
 
 
-def tofu_segments(row: Row, spec: ConfigSpec, seed: int, options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    columns = QUESTIONS + (ANSWERS if options.get("translate_answers") else ())
+def tofu_segments(row: Row, spec: ConfigSpec, seed: int, options: TofuOptions) -> Iterator[tuple[str, str]]:
+    columns = QUESTIONS + (ANSWERS if options.translate_answers else ())
     for _, text in _texts(row, columns):
         yield text, spec.lang
 
 
-def tofu_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: Mapping[str, Any]) -> Row:
+def tofu_row(row: Row, spec: ConfigSpec, seed: int, lookup: Lookup, options: TofuOptions) -> Row:
     cells = CellTranslator(lookup)
     shown = dict(row)
     for column, text in _texts(row, QUESTIONS):
         shown[column] = cells.show(text, spec.lang, column)
-    if options.get("translate_answers"):
+    if options.translate_answers:
         for column, text in _texts(row, ANSWERS):
             shown[f"{column}_translated"] = cells.show(text, spec.lang, column)
     shown["question_lang"] = spec.lang
@@ -69,7 +76,7 @@ class Tofu(MixedBuilder):
     def features(self) -> dict[str, Any]:
         rows = [row for split_rows in self._rows.values() for row in split_rows]
         columns: dict[str, Any] = {"id": datasets.Value("string"), **column_types(rows, "source")}
-        if self._options.get("translate_answers"):
+        if self._options.translate_answers:
             columns.update({f"{c}_translated": datasets.Value("string") for c in ANSWERS if c in columns})
         return {
             **columns,
@@ -111,8 +118,8 @@ def column_types(rows: list[Row], where: str) -> dict[str, Any]:
     return {c: datasets.List(datasets.Value("string")) if k == "list" else datasets.Value(k) for c, k in kinds.items()}
 
 
-def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options: Mapping[str, Any] | None = None) -> dict[str, list[Row]]:
-    subset = (options or {}).get("source_config") or DEFAULT_SUBSET
+def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options: TofuOptions = TofuOptions(), seed: int = 0) -> dict[str, list[Row]]:
+    subset = options.source_config or DEFAULT_SUBSET
     if source is None:
         try:
             records = datasets.load_dataset(HUB_SOURCE, subset, split=SPLIT).to_list()
@@ -139,15 +146,20 @@ def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options:
     return {SPLIT: rows}
 
 
-def config_name(spec: ConfigSpec, options: Mapping[str, Any]) -> str:
-    """``forget10_perturbed_fr``, ``forget10_perturbed_en``."""
-    if options.get("source_config"):
-        subset, origin = options["source_config"], "--source-config"
-    elif options.get("source"):
-        subset, origin = Path(options["source"]).stem, f"--source {options['source']} (its file name names the configs; pass --source-config NAME)"
+def plan(family: Family, request: Request) -> list[ConfigSpec]:
+    """One config per language, named after the subset: ``forget10_perturbed_fr``, ``forget10_perturbed_en``."""
+    if request.options.source_config:
+        subset, origin = request.options.source_config, "--source-config"
+    elif request.source:
+        subset, origin = Path(request.source).stem, f"--source {request.source} (its file name names the configs; pass --source-config NAME)"
     else:
         subset, origin = DEFAULT_SUBSET, "config"
-    return check_config_name(f"{subset}_{spec.lang if spec.lang else SOURCE_LANGUAGE}", origin)
+    return [replace(spec, name=check_config_name(f"{subset}_{spec.lang}", origin)) for spec in plan_formats(family, request)]
+
+
+def cell_languages(spec: ConfigSpec) -> tuple[str, ...]:
+    """The questions are in the config's language; the answers stay English."""
+    return tuple(dict.fromkeys((SOURCE_LANGUAGE, spec.lang)))
 
 
 FAMILY = Family(
@@ -164,5 +176,8 @@ FAMILY = Family(
     splits=(SPLIT,),
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
-    config_name=config_name,
+    plan=plan,
+    options=TofuOptions,
+    kind="generation",
+    cell_languages=cell_languages,
 )

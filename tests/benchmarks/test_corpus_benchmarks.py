@@ -62,7 +62,7 @@ class StandIn:  # pseudo's output, but cached like a real engine's (pseudo itsel
 
 corpus, unit, cache, out = sys.argv[1:5]
 started = time.perf_counter()
-report = xbench.build("wikitext_mixed", source=corpus, out=out, translator=StandIn(), cache=cache, options={"units": unit})
+report = xbench.build("wikitext_mixed", source=corpus, out=out, translator=StandIn(), cache=cache, options={"unit": unit})
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": report.configs[unit]["train"]}))
 """

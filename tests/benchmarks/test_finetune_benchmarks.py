@@ -97,7 +97,7 @@ def setup(tmp_path_factory):
         source=str(root / "wiki.train.txt"),
         translator="pseudo",
         cache=root / "c.sqlite",
-        options={"units": "sentence", "pool": "en,fr"},
+        options={"unit": "sentence", "pool": "en,fr"},
     )
     subprocess.run([sys.executable, "-c", _CONVERT, str(root / "smollm2")], check=True, capture_output=True)
     return root

@@ -40,7 +40,7 @@ def _probe(model, source, out, chosen, texts, *, p, languages, translator, store
     from xbench.runner.model import load_model
     from xbench.translation import Translator, resolve_engines
 
-    words = Translator(resolve_engines(translator, store), store)
+    words = Translator(resolve_engines(translator), store)
 
     def translate(word: str, lang: str) -> str | None:
         found = words.translate([word], "en", lang).translations.get(word)

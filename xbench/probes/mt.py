@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from xbench.choices import parse_choices
 from xbench.errors import InputError
 from xbench.languages import get_language
 from xbench.metrics import chrf_bleu
@@ -39,13 +40,15 @@ def parse_directions(spec: str | None) -> list[tuple[str, str]]:
     """``en-fr,fr-en``; default en->{fr,de,es,it} and back."""
     if not spec:
         return [("en", t) for t in DEFAULT_TARGETS] + [(t, "en") for t in DEFAULT_TARGETS]
-    directions = []
-    for item in spec.split(","):
-        source, _, target = item.strip().partition("-")
+
+    def check(item: str) -> None:
+        source, _, target = item.partition("-")
         if not target:
             raise InputError(f"--directions: expected SRC-TGT, got {item!r}")
-        directions.append((get_language(source).code, get_language(target).code))
-    return directions
+        get_language(source)
+        get_language(target)
+
+    return [(source, target) for source, _, target in (item.partition("-") for item in parse_choices(spec, check, option="--directions", what="direction"))]
 
 
 def comet_scores(sources, hypotheses, references, model_path: str | None) -> tuple[float | None, str]:
@@ -73,7 +76,7 @@ def engine_system(spec: str, cache_path: str | Path | None) -> Callable[[list[st
     from xbench.translation import TranslationCache, Translator, resolve_engines
 
     cache = TranslationCache(cache_path)
-    translator = Translator(resolve_engines(spec, cache), cache)
+    translator = Translator(resolve_engines(spec), cache)
 
     def run(texts: list[str], source: str, target: str) -> list[str]:
         outcome = translator.translate_or_raise(texts, source, target)

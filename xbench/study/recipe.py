@@ -48,7 +48,7 @@ _BUILD = {
     "mixup_pool": (False, list),
     "options": (False, dict),
 }
-BUILD_OPTIONS = ("source_config", "translate_answers", "units", "doc_unit", "pool", "max_docs", "sample", "sample_seed", "subset", "all_languages")
+BUILD_OPTIONS = ("source_config", "translate_answers", "units", "doc_unit", "pool", "max_docs", "sample", "subset", "all_languages")
 _FINETUNE = {"data": (True, str), "config": (True, str), "settings": (False, dict)}
 _EVALUATION = {"data": (True, str), "configs": (True, list), "models": (False, list), "settings": (False, dict), "variants": (False, list)}
 EVAL_SETTINGS = (

@@ -217,15 +217,14 @@ def _build(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
 
 
 def build_options(settings: dict[str, Any]) -> dict[str, Any]:
-    """The family options ``xbench build`` passes, with the defaults its CLI uses."""
-    options = {"doc_unit": "line", "sample_seed": settings.get("seed", 0)}
+    """The family options of a build step (``xbench build`` flags; a recipe's ``units`` is ``--unit``, lists joined with commas)."""
     given = dict(settings.get("options") or {})
-    if "units" in given and isinstance(given["units"], list):
-        given["units"] = ",".join(given["units"])
-    if "pool" in given and isinstance(given["pool"], list):
-        given["pool"] = ",".join(given["pool"])
-    options.update(given)
-    return options
+    if "units" in given:
+        given["unit"] = given.pop("units")
+    for key in ("unit", "pool"):
+        if isinstance(given.get(key), list):
+            given[key] = ",".join(given[key])
+    return given
 
 
 def _finetune(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:

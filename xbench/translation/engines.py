@@ -86,25 +86,16 @@ class PseudoEngine:
 class MemoryEngine:
     """Lookup-only: answers from the cache or an imported memory, whichever engine made the entry.
 
-    Human-made entries (``curated``, then ``original``) win over machine ones; otherwise the
-    earliest stored entry wins. The translator consults the cache on its behalf.
+    Entries of the engines in ``prefer`` win, in that order (a family passes its human-made
+    ones, e.g. curated translations); otherwise the earliest stored entry wins. The translator
+    consults the cache on its behalf.
     """
 
     name = "memory"
     lookup_only = True
-    prefer = ("curated", "original")
 
-    def __init__(self, cache=None):
-        self.cache = cache
-
-    def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
-        if self.cache is None:
-            raise EngineError("the memory engine needs a translation cache")
-        found = self.cache.lookup_any(source, target, texts, self.prefer)
-        missing = [t for t in texts if t not in found]
-        if missing:
-            raise EngineError(f"memory: {len(missing)} segment(s) have no entry for {source}->{target}")
-        return [found[t][0] for t in texts]
+    def __init__(self, prefer: tuple[str, ...] = ()):
+        self.prefer = prefer
 
 
 @dataclass(frozen=True)
@@ -227,18 +218,23 @@ class ApertiumEngine:
 
     def __init__(self, executable: str | None = None):
         self.executable = executable or shutil.which("apertium")
+        self._modes: list[str] | None = None
 
     def mode(self, source: str, target: str) -> str:
         return f"{get_language(source).code_for(self.name)}-{get_language(target).code_for(self.name)}"
 
     def available_modes(self) -> list[str]:
+        """The installed modes, asked of ``apertium -l`` once per engine."""
+        if self._modes is not None:
+            return self._modes
         if not self.executable:
             return []
         try:
             listing = subprocess.run([self.executable, "-l"], capture_output=True, text=True, check=False, timeout=60)
         except subprocess.TimeoutExpired:
             raise TransientEngineError("apertium -l did not answer within 60s") from None
-        return [line.strip() for line in listing.stdout.splitlines() if line.strip()]
+        self._modes = [line.strip() for line in listing.stdout.splitlines() if line.strip()]
+        return self._modes
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         if not self.executable:
@@ -266,13 +262,13 @@ ENGINE_NAMES = ("pseudo", "memory", "apertium", "freedict", *DEEP_TRANSLATOR_ENG
 MODEL_ENGINES = ("hf-mt:<model>", "llm:<model>", "llm-api:<model>", "llm-chat:<model>")  # see translation.neural
 
 
-def create_engine(name: str, cache=None) -> Engine:
+def create_engine(name: str, prefer: tuple[str, ...] = ()) -> Engine:
     """Build a built-in engine by name (``--translator`` values)."""
     name = name.strip()
     if name == "pseudo":
         return PseudoEngine()
     if name == "memory":
-        return MemoryEngine(cache)
+        return MemoryEngine(prefer)
     if name == "apertium":
         return ApertiumEngine()
     if name == "freedict":
@@ -288,14 +284,17 @@ def create_engine(name: str, cache=None) -> Engine:
     raise InputError(f"--translator: unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES + MODEL_ENGINES)}")
 
 
-def resolve_engines(spec: str | Engine | list[str | Engine], cache=None) -> list[Engine]:
-    """``"memory,google"`` or a list of names and engine objects -> engine objects, left to right."""
+def resolve_engines(spec: str | Engine | list[str | Engine], prefer: tuple[str, ...] = ()) -> list[Engine]:
+    """``"memory,google"`` or a list of names and engine objects -> engine objects, left to right.
+
+    ``prefer``: the engines whose cache entries the memory engine takes first.
+    """
     items = spec.split(",") if isinstance(spec, str) else ([spec] if not isinstance(spec, list) else spec)
     engines: list[Engine] = []
     for item in items:
         if isinstance(item, str):
             if item.strip():
-                engines.append(create_engine(item, cache))
+                engines.append(create_engine(item, prefer))
         elif callable(getattr(item, "translate_batch", None)) and getattr(item, "name", None):
             engines.append(item)
         else:
