@@ -7,18 +7,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xbench import __version__
 from xbench.device import launcher_device
 from xbench.errors import InputError, XbenchError
 from xbench.formats import check_config_name
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
-from xbench.runner import data, prompts, protocols
+from xbench.runner import prompts, protocols
 from xbench.runner.data import available_configs
 from xbench.runner.data import load_split as _load_split
 from xbench.runner.diagnostics import answer_flags
 from xbench.runner.distributed import all_gather, barrier, current_shard
-from xbench.runner.model import LoadedModel, load_model, model_fingerprint, require_torch
+from xbench.runner.model import LoadedModel, load_model, require_torch
 from xbench.runner.provenance import dataset_provenance, record_provenance
 from xbench.runner.results import (
     EVAL,
@@ -31,12 +30,10 @@ from xbench.runner.results import (
     check_out_folder,
     eval_signature,
     prompt_hash,
-    resumable_samples,
-    resume_key,
-    sample_log,
     write_results,
     write_samples,
 )
+from xbench.runner.resume import resumable_samples, run_identity, sample_log
 from xbench.runner.scoring import McScorer, Scored, option_tokens
 from xbench.runner.settings import STUDY_TRANSLATE_INSTRUCTION, EvalSettings
 
@@ -316,7 +313,7 @@ def _evaluate_generation(
     missing = next((r["id"] for r in mine if not isinstance(r.get(column), str) or not r[column].strip()), None)
     if missing is not None:
         raise InputError(f"{config}: row {missing} has no {column}")
-    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    dataset_hash, key = run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
@@ -387,7 +384,7 @@ def _evaluate_config(
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
     texts = _config_texts(dataset, config, groups, settings, labels, scorer.tokenizer)
-    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    dataset_hash, key = run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
@@ -468,14 +465,6 @@ def _config_texts(dataset, config, groups, settings, labels, tokenizer=None) -> 
             raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
         texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels, tokenizer)))
     return texts
-
-
-def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:
-    """(content hash of the local files read, resume key): a sample is reused only under the same key."""
-    read = [config] + ([SOURCE_LANGUAGE] if settings.shots and settings.demos in ("english", "translate") else [])
-    dataset_hash = data.content_hash(dataset, read) if data.is_local(dataset) else None
-    key = resume_key(model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__)
-    return dataset_hash, key
 
 
 def _prompt_texts(rows, demos, config, settings, labels, tokenizer=None) -> list[str]:

@@ -12,8 +12,7 @@ import json
 import math
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -224,64 +223,15 @@ def read_samples(path: Path, kind: type = Sample) -> list[Any]:
     return samples
 
 
-def resume_key(**parts: Any) -> str:
-    """A short hash of everything that can change a prediction; a sample is resumed only under the same key.
-
-    Dataclasses enter whole, so a setting added to the prompt settings is part of the key
-    without being listed here.
-    """
-    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=_plain)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, Path):
-        return value.as_posix()
-    raise TypeError(f"resume_key: cannot hash a {type(value).__name__}")
-
-
-def sample_files(folder: Path) -> list[Path]:
-    """samples.jsonl and the per-rank files of an interrupted distributed run."""
-    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
-
-
-def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, Any]], kind: type = Sample, answer: str = "target") -> dict[str, Any]:
-    """Samples already in ``folder`` that this run would score the same way.
-
-    ``wanted``: {id: (prompt hash, expected answer)} of the rows to score. A sample is kept only
-    if it was scored under ``key`` for the same prompt and answer (its ``answer`` field);
-    anything else is scored again.
-    """
-    found = {s.id: s for path in sample_files(folder) for s in read_samples(path, kind)}
-    return {i: s for i, s in found.items() if s.run_key == key and wanted.get(i) == (s.prompt_hash, getattr(s, answer))}
-
-
-def _line(sample: Any) -> str:
+def sample_line(sample: Any) -> str:
+    """One samples.jsonl line."""
     return json.dumps(sample_record(sample), ensure_ascii=False) + "\n"
-
-
-@contextmanager
-def sample_log(path: Path, kept: Iterable[Any]) -> Iterator[Callable[[Iterable[Any]], None]]:
-    """Samples written as they are scored: ``path`` is replaced by ``kept``, then each batch is appended and flushed.
-
-    A crash loses at most the batch being scored; a line it cuts is dropped when resuming.
-    """
-    replace_text(path, "".join(_line(s) for s in kept))
-    with open(path, "a", encoding="utf-8") as sink:
-
-        def append(samples: Iterable[Any]) -> None:
-            sink.writelines(_line(s) for s in samples)
-            sink.flush()
-
-        yield append
 
 
 def write_samples(folder: Path, samples: Iterable[Any], file: str = SAMPLES_FILE) -> Path:
     """The finished samples.jsonl (or another per-sample ``file``), one JSON line per sample in order, replacing any earlier one atomically."""
     path = folder / file
-    replace_text(path, "".join(_line(s) for s in samples))
+    replace_text(path, "".join(sample_line(s) for s in samples))
     return path
 
 
