@@ -170,18 +170,13 @@ def evaluate(
             add_special_tokens=not run.apply_chat_template,
         )
         batch = _batch_size(batch_size, loaded.device)
-    settings = run.prompt
     provenance = dataset_provenance(dataset)
     results = []
     for config, rows in selected.items():
         if "choices" in rows[0] or api is not None:
-            result = _evaluate_config(
-                scorer, loaded, dataset, config, run.split, rows, settings, labels, batch, Path(out), resume, progress, run.max_new_tokens, log_samples
-            )
+            result = _evaluate_config(scorer, loaded, dataset, config, rows, run, batch, Path(out), resume, progress, log_samples)
         else:
-            result = _evaluate_generation(
-                loaded, dataset, config, run.split, rows, settings, run.max_new_tokens, run.rouge_tokenizer, run.tofu_template, Path(out), resume, progress
-            )
+            result = _evaluate_generation(loaded, dataset, config, rows, run, Path(out), resume, progress)
         results.append(record_provenance(result, provenance, Path(out) / config, rewrite=current_shard().is_main))
     return results
 
@@ -272,9 +267,7 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
     return rows
 
 
-def _evaluate_generation(
-    loaded, dataset, config, split, rows, prompt, max_new_tokens, rouge_tokenizer, tofu_template, out, resume=False, progress=None
-) -> RunResult:
+def _evaluate_generation(loaded, dataset, config, rows, run: EvalSettings, out, resume=False, progress=None) -> RunResult:
     """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU), each written as it is made.
 
     study: the ``paraphrased_question`` in the model family's TOFU template, 200 tokens in all
@@ -284,9 +277,10 @@ def _evaluate_generation(
     from xbench.runner.generation import DEFAULT_TEMPLATE, GenerationSample, generate_greedy, rouge_metrics, score_pairs
 
     shard = current_shard()
+    prompt, split, max_new_tokens, rouge_tokenizer = run.prompt, run.split, run.max_new_tokens, run.rouge_tokenizer
     study = prompt.protocol == protocols.STUDY
     column = PARAPHRASED if study else "question"
-    template = protocols.tofu_template_name(tofu_template, getattr(loaded.model.config, "model_type", None)) if study else "harness"
+    template = protocols.tofu_template_name(run.tofu_template, getattr(loaded.model.config, "model_type", None)) if study else "harness"
     if prompt.chat_template:
         template = "chat"
 
@@ -371,15 +365,14 @@ def _batch_size(batch_size: int | str, device: str) -> int:
     return size
 
 
-def _evaluate_config(
-    scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress, max_new_tokens=None, log_samples=False
-) -> RunResult:
+def _evaluate_config(scorer, loaded, dataset, config, rows, run: EvalSettings, batch, out, resume, progress, log_samples=False) -> RunResult:
     """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files.
 
     Samples are appended to the log as each chunk is scored; results.json is written last, so a
     config folder without it is unfinished. ``resume`` keeps the samples scored under the same key.
     """
     shard = current_shard()
+    settings, labels, split = run.prompt, run.labels, run.split
     _require_choices(rows, config)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
@@ -407,7 +400,7 @@ def _evaluate_config(
                 chunk = todo[start : start + size]
                 chunk_texts = [texts[r["id"]] for r in chunk]
                 samples = []
-                scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0), max_new_tokens)
+                scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0), run.max_new_tokens)
                 for row, text, one in zip(chunk, chunk_texts, scored):  # one by one: progress advances per question
                     samples.append(_sample(row, subject, text, one, key, text if log_samples else None))
                     finished += 1
