@@ -8,7 +8,7 @@ import pytest
 import xbench
 from xbench.errors import InputError
 from xbench.runner.generation import GenerationSample
-from xbench.runner.results import EVAL, SCORE, Metric, PromptSettings, RunResult, Sample, load_results, write_results, write_samples
+from xbench.runner.results import EMBED, EVAL, MT, SCORE, Metric, PromptSettings, RunResult, Sample, load_results, write_results, write_samples
 from xbench.runner.settings import EvalSettings
 from xbench.signature import build_signature, signature, signature_fields
 
@@ -46,6 +46,15 @@ def test_other_kinds_write_settings_and_have_no_prompt(tmp_path):
     assert load_results(tmp_path / "results.json") == result
     with pytest.raises(TypeError, match="a score result has no prompt settings"):
         _ = result.prompt
+
+
+def test_report_rows_of_other_kinds_name_their_settings():
+    from xbench.runner.report import row_label
+
+    assert row_label(_result(SCORE, {"rouge_tokenizer": "unicode"})) == "m | d | score rouge_tokenizer:unicode"
+    assert row_label(_result(EMBED, {"p": 0.3, "pool": ["en", "fr"], "translator": "pseudo"})) == "m | d | embed p:0.3 pool:en,fr translator:pseudo"
+    assert row_label(_result(MT, {"sacrebleu": {"bleu": "nrefs:1|tok:13a"}, "comet_model": None})) == "m | d | mt"
+    assert row_label(_result(EVAL, dataclasses.asdict(PROMPT))) == "m | d | shots:2 demos:english ids:ABCD instr:none maxprob study"
 
 
 @pytest.mark.parametrize(
