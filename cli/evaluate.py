@@ -113,6 +113,8 @@ def eval_command(
             limit=limit,
             subjects=split_list(subjects),
             protocol=protocol,
+            apply_chat_template=apply_chat_template,
+            system_prompt=system_prompt,
         )
     with ProgressDisplay("scoring {key}", quiet=quiet) as shown, _resume_hint_on_interrupt(out):
         shown.note(f"loading {model}")  # a large model can take minutes before the first bar
@@ -181,8 +183,9 @@ def _print_api_plan(model, dataset, api, **settings) -> None:
     import json
 
     from xbench.runner.evaluate import plan_api_requests
+    from xbench.runner.settings import EvalSettings
 
-    planned = plan_api_requests(model, dataset, api, **settings)
+    planned = plan_api_requests(model, dataset, api, EvalSettings(**settings))
     for request in planned:
         record = {
             "config": request.config,

@@ -23,7 +23,8 @@ from xbench.cli import app
 from xbench.runner import data
 from xbench.runner.evaluate import evaluate
 from xbench.runner.model import load_model
-from xbench.runner.results import PromptSettings, resume_key
+from xbench.runner.results import PromptSettings
+from xbench.runner.resume import resume_key
 
 
 @pytest.fixture(scope="module")

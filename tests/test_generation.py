@@ -48,6 +48,7 @@ def test_score_tofu_cli_writes_the_runner_files(tmp_path):
         data["signature"]
         == f"xbench:generations.jsonl|cfg:generations|data:{data['dataset_hash'][:12]}|shots:0|demos:none|ids:-|instr:none|strategy:external|rouge:default|v:0.1.0"
     )
+    assert data["kind"] == "score" and data["settings"] == {"rouge_tokenizer": "default"} and "prompt" not in data
     samples = [json.loads(line) for line in (tmp_path / "scored" / "samples.jsonl").read_text().splitlines()]
     assert samples[1]["extra"] == {"author": "Y"} and samples[1]["id"] == "q2"
     mean = sum(s["rouge1_recall"] for s in samples) / 3

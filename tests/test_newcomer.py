@@ -1,6 +1,7 @@
 """What a new user meets first: CLI conventions, honest cards, progress, warnings, reports and plots."""
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -12,7 +13,7 @@ import xbench
 from xbench.cli import app
 from xbench.progress import ProgressDisplay
 from xbench.runner.diagnostics import answer_flags
-from xbench.runner.results import Metric, PromptSettings, RunResult, signature
+from xbench.runner.results import EVAL, Metric, PromptSettings, RunResult, eval_signature
 
 runner = CliRunner()
 
@@ -112,18 +113,19 @@ def test_flags_for_one_letter_and_chance():
 def _result(model, config, value, n=100, flags=()):
     prompt = PromptSettings(0, "english", "ABCD", "none", "maxprob")
     return RunResult(
+        kind=EVAL,
         model=model,
         model_revision=None,
         dataset="hp_quiz",
         dataset_revision=None,
         config=config,
         split="test",
-        prompt=prompt,
+        settings=dataclasses.asdict(prompt),
         seed=0,
         n_samples=n,
         metrics={"acc": Metric(value, (value * (1 - value) / (n - 1)) ** 0.5)},
         per_subject={},
-        signature=signature("hp_quiz", config, prompt, build="xbench:hp_quiz|translator:memory|seed:0|v:0.1.0"),
+        signature=eval_signature("hp_quiz", config, prompt, build="xbench:hp_quiz|translator:memory|seed:0|v:0.1.0"),
         build_signature="xbench:hp_quiz|translator:memory|seed:0|v:0.1.0",
         flags=list(flags),
     )
@@ -131,7 +133,7 @@ def _result(model, config, value, n=100, flags=()):
 
 def test_signature_names_the_build_and_revision():
     prompt = PromptSettings(0, "english", "ABCD", "none", "maxprob")
-    sig = signature("org/hp", "fr", prompt, build="xbench:hp_quiz|translator:memory,google|seed:3|v:0.1.0", revision="0123456789abcdef")
+    sig = eval_signature("org/hp", "fr", prompt, build="xbench:hp_quiz|translator:memory,google|seed:3|v:0.1.0", revision="0123456789abcdef")
     assert (
         sig
         == "xbench:org/hp|cfg:fr|rev:0123456789ab|build:hp_quiz/memory,google/seed:3/v:0.1.0|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|v:"

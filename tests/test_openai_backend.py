@@ -201,6 +201,18 @@ def test_dry_run_prints_requests_and_tokens_and_sends_nothing(server, mmlu_dir, 
     assert server.requests == []
 
 
+def test_dry_run_plans_exactly_the_requests_the_run_sends(server, mmlu_dir, tmp_path):
+    """One settings object serves the run and its plan: a system prompt reaches both."""
+    extra = ("--strategy", "first-token", "--system-prompt", "Answer with one letter.")
+    result, output = cli(eval_args(server.url, mmlu_dir, tmp_path, "--dry-run", *extra))
+    assert result.exit_code == 0, output
+    planned = [json.loads(line)["body"] for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(planned) == 3 and all(body["prompt"].startswith("Answer with one letter.\n\n") for body in planned)
+    result, output = cli(eval_args(server.url, mmlu_dir, tmp_path, *extra))
+    assert result.exit_code == 0, output
+    assert sorted(planned, key=json.dumps) == sorted(server.requests, key=json.dumps)
+
+
 @pytest.mark.parametrize("endpoint", ["completions", "chat"])
 def test_server_without_logprobs_exits_2_suggesting_first_token(server, mmlu_dir, tmp_path, endpoint):
     server.logprobs = False

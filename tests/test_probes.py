@@ -71,7 +71,10 @@ def test_systems_results_and_table(flores, tmp_path):
     assert columns == ["en-fr", "fr-en", "avg"]
     assert table["human"]["avg"] == pytest.approx((table["human"]["en-fr"] + table["human"]["fr-en"]) / 2)
     saved = json.loads((tmp_path / "out" / "human" / "en-fr" / "results.json").read_text())
-    assert saved["signature"].startswith("xbench:mt|bleu:nrefs:1") and saved["n_samples"] == 3
+    sacrebleu = {name: sig for name, (_, sig) in chrf_bleu(FR, FR, "fr").items()}
+    assert saved["signature"] == f"xbench:mt|bleu:{sacrebleu['bleu']} chrf:{sacrebleu['chrf']}" and saved["n_samples"] == 3
+    assert saved["kind"] == "mt" and saved["settings"] == {"sacrebleu": sacrebleu, "comet_model": None} and "prompt" not in saved
+    assert [json.loads(line)["hypothesis"] for line in (tmp_path / "out" / "human" / "en-fr" / "hypotheses.jsonl").read_text().splitlines()] == FR
 
 
 def test_lm_prompt_of_xu_et_al():
@@ -157,6 +160,8 @@ def test_embed_end_to_end_on_the_tiny_model(tmp_path):
     assert set(data["metrics"]) == {"cos_mixed", "cos_replace", "cos_dropout", "welch_t_mixed_vs_replace", "p_value_mixed_vs_replace"}
     assert all(-1 <= data["metrics"][f"cos_{c}"]["value"] <= 1 for c in ("mixed", "replace", "dropout"))
     assert 0 <= data["metrics"]["p_value_mixed_vs_replace"]["value"] <= 1 and data["n_samples"] == 8
+    assert data["signature"] == "xbench:embed|p:0.5|pool:en,fr,de,es,it|words:pseudo|seed:0"
+    assert data["kind"] == "embed" and data["settings"] == {"p": 0.5, "pool": ["en", "fr", "de", "es", "it"], "translator": "pseudo"}
     assert (tmp_path / "emb" / "tsne.png").is_file()
     assert "nan" not in result.output  # the t and p values have no standard error: none is printed
     samples = [json.loads(line) for line in (tmp_path / "emb" / "samples.jsonl").read_text().splitlines()]

@@ -363,9 +363,9 @@ def test_results_record_protocol_dtype_and_signature(mmlu_build, tmp_path):
         "|shots:0|demos:english|ids:ABCD|instr:none|strategy:maxprob|protocol:harness|v:0.1.0"
     )
     chat = settings("study", chat_template=True, system_prompt="Be brief.")
-    from xbench.runner.results import signature
+    from xbench.runner.results import eval_signature
 
-    assert signature(str(mmlu_build), "en", chat).endswith(
+    assert eval_signature(str(mmlu_build), "en", chat).endswith(
         "|protocol:study|chat:1|sys:" + __import__("hashlib").sha256(b"Be brief.").hexdigest()[:8] + "|v:0.1.0"
     )
     old = json.loads((tmp_path / "run" / "en" / "results.json").read_text())

@@ -205,7 +205,7 @@ def test_paired_bootstrap_is_paired_seeded_and_agrees_with_scipy():
 
 
 def _fake_eval_outputs(monkeypatch, correct_by_config: dict[str, list[bool]]):
-    from xbench.runner.results import PromptSettings, RunResult, Sample, accuracy, write_results
+    from xbench.runner.results import EVAL, PromptSettings, RunResult, Sample, accuracy, write_results
 
     def fake_eval(plan, step, out, resume):
         for config in step.settings["configs"]:
@@ -217,13 +217,14 @@ def _fake_eval_outputs(monkeypatch, correct_by_config: dict[str, list[bool]]):
             write_results(
                 folder,
                 RunResult(
+                    EVAL,
                     "m",
                     None,
                     "d",
                     None,
                     config,
                     "test",
-                    PromptSettings(0, "english", "ABCD", "none", "maxprob"),
+                    asdict(PromptSettings(0, "english", "ABCD", "none", "maxprob")),
                     0,
                     len(flags),
                     {"acc": accuracy(flags)},

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from xbench.card import build_notice, signature_from_fields
+from xbench.card import build_notice
 from xbench.errors import InputError
+from xbench.signature import build_signature
 
 REPORT_FILE = "build_report.json"
 
@@ -37,7 +38,7 @@ def read_build_info(folder: str | Path) -> BuildInfo:
         family=report.get("dataset", folder.name),
         pretty_name=metadata.get("pretty_name"),
         default_config=None,
-        signature=signature_from_fields(report["dataset"], report["translator"], report["seed"], report["xbench_version"]) if report else None,
+        signature=build_signature(report["dataset"], report["translator"], report["seed"], report["xbench_version"]) if report else None,
         notice=build_notice(str(report.get("translator", "")), report.get("source")) if report else None,
     )
     for entry in metadata.get("configs", []):

@@ -17,6 +17,7 @@ from xbench.build_report import BuildReport
 from xbench.family import Family
 from xbench.formats import ConfigSpec
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
+from xbench.signature import build_signature
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
@@ -91,7 +92,7 @@ def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) 
         untranslated=_untranslated_text(report),
         seed=report.seed,
         version=__version__,
-        signature=build_signature(report),
+        signature=build_signature(report.dataset, report.translator, report.seed, __version__),
         citation=family.citation,
         license=family.license,
         **(family.card_fields() if family.card_fields else {}),
@@ -100,15 +101,6 @@ def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) 
     if notice:  # the body's first line, before anything that describes the full dataset
         body = f"**{notice}**\n\n{body}"
     return f"---\n{metadata}---\n\n{body}"
-
-
-def build_signature(report: BuildReport) -> str:
-    return signature_from_fields(report.dataset, report.translator, report.seed, __version__)
-
-
-def signature_from_fields(dataset: str, translator: str, seed: int, version: str) -> str:
-    """The one-line build signature (also what ``xbench eval`` records of the build it scored)."""
-    return f"xbench:{dataset}|translator:{translator}|seed:{seed}|v:{version}"
 
 
 def _configs_table(configs: list[ConfigSpec], report: BuildReport) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench import __version__
+from xbench.device import resolve_device
 from xbench.errors import InputError, XbenchError
 from xbench.finetune.config import FinetuneConfig, Hyperparameters, max_length, resolve, validate
 from xbench.finetune.data import TrainingData, read_corpus, training_data
@@ -75,12 +76,6 @@ def check_output_folder(out: Path, resume: bool) -> str | None:
 
 def _processes() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _device(requested: str) -> str:
-    from xbench.runner.model import resolve_device
-
-    return resolve_device(requested)
 
 
 def _load(model: str):
@@ -249,7 +244,7 @@ def _run(config: FinetuneConfig, progress: Progress | None, *, dry_run: bool) ->
     validate(config)
     out = Path(config.out).expanduser()
     resume_from = None if dry_run else check_output_folder(out, config.resume)
-    device = _device(config.device)
+    device = resolve_device(config.device)
     corpus = read_corpus(config.data, split=config.split, text_column=config.text_column)
     silence_libraries()
     model, tokenizer = _load(config.model)

@@ -28,19 +28,21 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 @dataclass
-class TestResult:
+class WelchTest:
+    """The outcome of a Welch two-sample t-test of two sets of similarities."""
+
     statistic: float
     p_value: float
     mean_a: float
     mean_b: float
 
 
-def compare(a: Sequence[float], b: Sequence[float]) -> TestResult:
+def compare(a: Sequence[float], b: Sequence[float]) -> WelchTest:
     """Welch's two-sample t-test (scipy) of two sets of similarities."""
     from scipy import stats
 
     test = stats.ttest_ind(list(a), list(b), equal_var=False)
-    return TestResult(float(test.statistic), float(test.pvalue), sum(a) / len(a), sum(b) / len(b))
+    return WelchTest(float(test.statistic), float(test.pvalue), sum(a) / len(a), sum(b) / len(b))
 
 
 def mix_words(text: str, p: float, pool: Sequence[str], rng: random.Random, translate: Callable[[str, str], str | None]) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from xbench.errors import InputError
 from xbench.languages import parse_languages
 from xbench.probes.embed import CONDITIONS, compare, run_embedding_probe, tsne_plot
-from xbench.runner.results import SAMPLES_FILE, Metric, PromptSettings, RunResult, mean_stderr, write_results
+from xbench.runner.results import EMBED, Metric, RunResult, mean_stderr, write_results, write_samples
+from xbench.signature import signature
 
 
 def run_embed(
@@ -55,25 +55,23 @@ def _probe(model, source, out, chosen, texts, *, p, languages, translator, store
     metrics["p_value_mixed_vs_replace"] = Metric(test.p_value, float("nan"))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / SAMPLES_FILE, "w", encoding="utf-8") as sink:
-        for index, doc_index in enumerate(chosen):
-            sink.write(json.dumps({"source_index": doc_index, **{c: similarities[c][index] for c in CONDITIONS}}) + "\n")
+    write_samples(folder, ({"source_index": doc_index, **{c: similarities[c][index] for c in CONDITIONS}} for index, doc_index in enumerate(chosen)))
     if len(texts) >= 4:
         tsne_plot(probe["differences"], folder / "tsne.png", seed)
-    settings = PromptSettings(0, "none", "-", "none", f"embed|p:{p}|pool:{','.join(languages)}|words:{translator}")
     result = RunResult(
+        kind=EMBED,
         model=model,
         model_revision=loaded.revision,
         dataset=str(source),
         dataset_revision=None,
         config="embed",
         split="train",
-        prompt=settings,
+        settings={"p": p, "pool": list(languages), "translator": translator},
         seed=seed,
         n_samples=len(texts),
         metrics=metrics,
         per_subject={},
-        signature=f"xbench:embed|p:{p}|pool:{','.join(languages)}|words:{translator}|seed:{seed}",
+        signature=signature("embed", [("p", p), ("pool", ",".join(languages)), ("words", translator), ("seed", seed)], version=None),
         dtype=loaded.dtype,
         device=loaded.device,
     )

@@ -8,7 +8,6 @@ The LM system uses the prompt of Xu et al. (2024, ALMA):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +17,12 @@ from xbench.errors import InputError
 from xbench.languages import get_language
 from xbench.metrics import chrf_bleu
 from xbench.parallel import ParallelSet
-from xbench.runner.results import Metric, PromptSettings, RunResult, write_results
+from xbench.runner.results import MT, Metric, RunResult, write_results, write_samples
+from xbench.signature import signature
 from xbench.translation.neural import LM_PROMPT
 
 DEFAULT_TARGETS = ("fr", "de", "es", "it")
+HYPOTHESES_FILE = "hypotheses.jsonl"  # one line per segment: source, hypothesis, reference
 
 
 def resolve_directions(testset: ParallelSet, spec: str | None) -> list[tuple[str, str]]:
@@ -137,33 +138,29 @@ def evaluate_systems(
                 messages.append(note)
             else:
                 metrics["comet"] = Metric(comet, float("nan"))
-            signature = " ".join(f"{name}:{sig}" for name, (_, sig) in scores.items())
+            sacrebleu = {name: sig for name, (_, sig) in scores.items()}
             result = RunResult(
+                kind=MT,
                 model=system,
                 model_revision=None,
                 dataset=testset.name,
                 dataset_revision=None,
                 config=f"{source}-{target}",
                 split="-",
-                prompt=PromptSettings(0, "none", "-", "none", "mt"),
+                settings={"sacrebleu": sacrebleu, "comet_model": comet_model if comet is not None else None},
                 seed=0,
                 n_samples=len(sources),
                 metrics=metrics,
                 per_subject={},
-                signature=f"xbench:mt|{signature}",
+                signature=signature("mt", sacrebleu.items(), version=None, separator=" "),
             )
             results.append(result)
             if out is not None:
                 folder = Path(out) / system.replace("/", "__") / f"{source}-{target}"
                 folder.mkdir(parents=True, exist_ok=True)
                 write_results(folder, result)
-                (folder / "hypotheses.jsonl").write_text(
-                    "".join(
-                        json.dumps({"source": s, "hypothesis": h, "reference": r}, ensure_ascii=False) + "\n"
-                        for s, h, r in zip(sources, hypotheses, references)
-                    ),
-                    encoding="utf-8",
-                )
+                records = ({"source": s, "hypothesis": h, "reference": r} for s, h, r in zip(sources, hypotheses, references))
+                write_samples(folder, records, HYPOTHESES_FILE)
     return results, list(dict.fromkeys(messages))
 
 

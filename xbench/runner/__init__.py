@@ -3,5 +3,6 @@
 from xbench.runner.prompts import INSTRUCTIONS, OPTION_IDS, format_example, header
 from xbench.runner.protocols import PROTOCOLS
 from xbench.runner.results import PromptSettings, RunResult, Sample
+from xbench.runner.settings import EvalSettings
 
-__all__ = ["INSTRUCTIONS", "OPTION_IDS", "PROTOCOLS", "PromptSettings", "RunResult", "Sample", "format_example", "header"]
+__all__ = ["INSTRUCTIONS", "OPTION_IDS", "PROTOCOLS", "EvalSettings", "PromptSettings", "RunResult", "Sample", "format_example", "header"]

@@ -35,15 +35,6 @@ def current_shard() -> Shard:
     return Shard(dist.get_rank(), dist.get_world_size())
 
 
-def local_device() -> str | None:
-    """The GPU of this rank under a launcher, or None to use the default."""
-    import torch
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    return None
-
-
 def all_gather(items: list[Any], shard: Shard) -> list[Any]:
     """Every rank's items, concatenated in rank order (the items of a plain run as they are)."""
     if shard.world == 1:

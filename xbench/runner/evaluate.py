@@ -7,19 +7,20 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xbench import __version__
+from xbench.device import launcher_device
 from xbench.errors import InputError, XbenchError
 from xbench.formats import check_config_name
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
-from xbench.runner import data, prompts, protocols
+from xbench.runner import prompts, protocols
 from xbench.runner.data import available_configs
 from xbench.runner.data import load_split as _load_split
 from xbench.runner.diagnostics import answer_flags
-from xbench.runner.distributed import all_gather, barrier, current_shard, local_device
-from xbench.runner.model import LoadedModel, load_model, model_fingerprint, require_torch
-from xbench.runner.provenance import DatasetProvenance, dataset_provenance
+from xbench.runner.distributed import all_gather, barrier, current_shard
+from xbench.runner.model import LoadedModel, load_model, require_torch
+from xbench.runner.provenance import dataset_provenance, record_provenance
 from xbench.runner.results import (
+    EVAL,
     RESULTS_FILE,
     SAMPLES_FILE,
     PromptSettings,
@@ -27,21 +28,18 @@ from xbench.runner.results import (
     Sample,
     accuracy,
     check_out_folder,
+    eval_signature,
     prompt_hash,
-    resumable_samples,
-    resume_key,
-    sample_log,
-    signature,
     write_results,
     write_samples,
 )
+from xbench.runner.resume import resumable_samples, run_identity, sample_log
 from xbench.runner.scoring import McScorer, Scored, option_tokens
+from xbench.runner.settings import STUDY_TRANSLATE_INSTRUCTION, EvalSettings
 
 if TYPE_CHECKING:
     from xbench.runner.backends import ApiOptions, PlannedRequest
 
-DEMO_SOURCES = ("english", "same", "translate")
-STUDY_TRANSLATE_INSTRUCTION = "aware2"  # recorded name of the study's translate-then-answer instruction
 PREFIX_CHUNK = 32  # questions between two flushes of samples.jsonl with the prefix cache (batch 1)
 
 
@@ -124,75 +122,75 @@ def evaluate(
     200 tokens including the prompt for TOFU under study, 200 new tokens under harness.
     With ``api``, ``model`` is the name an OpenAI-compatible server serves it under.
     """
+    run = EvalSettings(
+        configs=configs,
+        split=split,
+        shots=shots,
+        demos=demos,
+        ids=ids,
+        instruction=instruction,
+        strategy=strategy,
+        protocol=protocol,
+        limit=limit,
+        subjects=subjects,
+        apply_chat_template=apply_chat_template,
+        system_prompt=system_prompt,
+        max_new_tokens=max_new_tokens,
+        rouge_tokenizer=rouge_tokenizer,
+        tofu_template=tofu_template,
+    )
     if api is None:
         require_torch()
     silence_libraries()
-    protocols.check_protocol(protocol)
-    protocols.check_template(tofu_template)
-    if max_new_tokens is not None and max_new_tokens < 1:
-        raise InputError("--max-new-tokens: must be at least 1")
-    if limit is not None and limit < 1:
-        raise InputError(f"--limit: must be at least 1, got {limit}")
+    run = run.checked()
     check_out_folder(Path(out))
-    labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
-    if protocol == protocols.STUDY and demos == "translate":
-        if instruction != "none":
-            raise InputError("--instruction: the study's translate-then-answer has its own instruction (INTERV_PROMPTS[2]); leave --instruction out")
-        instruction = STUDY_TRANSLATE_INSTRUCTION
-    for config in configs:  # each becomes a folder under --out
-        check_config_name(config, f"{dataset}: config")
-    selected = {config: _select(_load_split(dataset, config, split), subjects, limit, config) for config in configs}
-    if protocol == protocols.STUDY:
-        _require_paraphrased_questions(dataset, split, selected, available_configs(dataset))
+    labels, configs = run.labels, _configs(dataset, run)
+    selected = {config: _select(_load_split(dataset, config, run.split), run.subjects, run.limit, config) for config in configs}
+    if run.protocol == protocols.STUDY:
+        _require_paraphrased_questions(dataset, run.split, selected, available_configs(dataset))
     if api is not None:
-        loaded, scorer = _api_backend(model, dataclasses.replace(api, protocol=protocol), labels, strategy, demos)
+        loaded, scorer = _api_backend(model, dataclasses.replace(api, protocol=run.protocol), labels, run.strategy, run.demos)
         batch = 1  # the backend's pool sends a subject's questions concurrently
     else:
         kind = row_kind(selected[configs[0]][0])
         loaded = (
             model
             if isinstance(model, LoadedModel)
-            else load_model(model, dtype=dtype, device=local_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=protocol)
+            else load_model(
+                model, dtype=dtype, device=launcher_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=run.protocol
+            )
         )
         scorer = McScorer(
             loaded.model,
             loaded.tokenizer,
-            option_tokens(loaded.tokenizer, labels, protocol),
-            strategy=strategy,
+            option_tokens(loaded.tokenizer, labels, run.protocol),
+            strategy=run.strategy,
             device=loaded.device,
-            protocol=protocol,
-            add_special_tokens=not apply_chat_template,
+            protocol=run.protocol,
+            add_special_tokens=not run.apply_chat_template,
         )
         batch = _batch_size(batch_size, loaded.device)
-    settings = PromptSettings(shots, demos, ids, instruction, strategy, protocol, apply_chat_template, system_prompt)
     provenance = dataset_provenance(dataset)
     results = []
     for config, rows in selected.items():
         if "choices" in rows[0] or api is not None:
-            result = _evaluate_config(
-                scorer, loaded, dataset, config, split, rows, settings, labels, batch, Path(out), resume, progress, max_new_tokens, log_samples
-            )
+            result = _evaluate_config(scorer, loaded, dataset, config, rows, run, batch, Path(out), resume, progress, log_samples)
         else:
-            result = _evaluate_generation(
-                loaded, dataset, config, split, rows, settings, max_new_tokens, rouge_tokenizer, tofu_template, Path(out), resume, progress
-            )
-        results.append(_with_provenance(result, provenance, Path(out) / config))
+            result = _evaluate_generation(loaded, dataset, config, rows, run, Path(out), resume, progress)
+        results.append(record_provenance(result, provenance, Path(out) / config, rewrite=current_shard().is_main))
     return results
 
 
-def _check_settings(dataset, configs, shots, demos, ids, instruction) -> tuple[tuple[str, ...], list[str]]:
-    labels = prompts.option_ids(ids)
-    prompts.check_instruction(instruction)
-    if demos not in DEMO_SOURCES:
-        raise InputError(f"--demos: unknown demo source {demos!r}; choose from {', '.join(DEMO_SOURCES)}")
-    if shots < 0:
-        raise InputError("--shots: must be 0 or more")
+def _configs(dataset: str, run: EvalSettings) -> list[str]:
+    """The configs to score (all by default), each a name that can be a folder under --out."""
     known = available_configs(dataset)
-    configs = configs or known
+    configs = list(run.configs or known)
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise InputError(f"--configs: unknown config(s) {', '.join(unknown)}; {dataset} has {', '.join(known)}")
-    return labels, configs
+    for config in configs:
+        check_config_name(config, f"{dataset}: config")
+    return configs
 
 
 def _api_backend(model, api: ApiOptions, labels, strategy: str, demos: str, check: bool = True):
@@ -203,33 +201,17 @@ def _api_backend(model, api: ApiOptions, labels, strategy: str, demos: str, chec
     return open_api_backend(model, api, labels, strategy, check=check)
 
 
-def plan_api_requests(
-    model: str,
-    dataset: str,
-    api: ApiOptions,
-    *,
-    configs: list[str] | None = None,
-    split: str = "test",
-    shots: int = 0,
-    demos: str = "english",
-    ids: str = "ABCD",
-    instruction: str = "none",
-    strategy: str = "maxprob",
-    limit: int | None = None,
-    subjects: list[str] | None = None,
-    protocol: str = protocols.DEFAULT_PROTOCOL,
-) -> list[PlannedRequest]:
-    """``xbench eval --backend openai --dry-run``: every request a run would send; nothing is sent."""
+def plan_api_requests(model: str, dataset: str, api: ApiOptions, run: EvalSettings = EvalSettings()) -> list[PlannedRequest]:
+    """``xbench eval --backend openai --dry-run``: every request a run with ``run`` would send; nothing is sent."""
     silence_libraries()
-    protocols.check_protocol(protocol)
-    labels, configs = _check_settings(dataset, configs, shots, demos, ids, instruction)
-    _, scorer = _api_backend(model, dataclasses.replace(api, protocol=protocol), labels, strategy, demos, check=False)
-    settings = PromptSettings(shots, demos, ids, instruction, strategy, protocol)
+    run = run.checked()
+    configs = _configs(dataset, run)
+    _, scorer = _api_backend(model, dataclasses.replace(api, protocol=run.protocol), run.labels, run.strategy, run.demos, check=False)
     planned: list[PlannedRequest] = []
     for config in configs:
-        rows = _select(_load_split(dataset, config, split), subjects, limit, config)
+        rows = _select(_load_split(dataset, config, run.split), run.subjects, run.limit, config)
         _require_choices(rows, config)
-        texts = _config_texts(dataset, config, _group_by_subject(rows), settings, labels)
+        texts = _config_texts(dataset, config, _group_by_subject(rows), run.prompt, run.labels)
         planned.extend(scorer.plan(config, list(texts), list(texts.values())))
     return planned
 
@@ -237,20 +219,6 @@ def plan_api_requests(
 def _require_choices(rows: list[dict[str, Any]], config: str) -> None:
     if "choices" not in rows[0]:
         raise InputError(f"{config}: a generation dataset (TOFU); the API backend scores multiple-choice configs, use the local backend")
-
-
-def _with_provenance(result: RunResult, provenance: DatasetProvenance, folder: Path) -> RunResult:
-    """Record which build was scored, in the fields and the signature; rewrites results.json on rank 0."""
-    if provenance.build_signature is None and provenance.revision is None:
-        return result
-    result.build_signature = provenance.build_signature
-    result.dataset_revision = provenance.revision
-    result.signature = signature(
-        result.dataset, result.config, result.prompt, result.dataset_hash, build=provenance.build_signature, revision=provenance.revision
-    )
-    if current_shard().is_main:
-        write_results(folder, result)
-    return result
 
 
 PARAPHRASED = "paraphrased_question"
@@ -299,9 +267,7 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
     return rows
 
 
-def _evaluate_generation(
-    loaded, dataset, config, split, rows, prompt, max_new_tokens, rouge_tokenizer, tofu_template, out, resume=False, progress=None
-) -> RunResult:
+def _evaluate_generation(loaded, dataset, config, rows, run: EvalSettings, out, resume=False, progress=None) -> RunResult:
     """Greedy answers scored with ROUGE recall against the English ``answer`` (TOFU), each written as it is made.
 
     study: the ``paraphrased_question`` in the model family's TOFU template, 200 tokens in all
@@ -311,9 +277,10 @@ def _evaluate_generation(
     from xbench.runner.generation import DEFAULT_TEMPLATE, GenerationSample, generate_greedy, rouge_metrics, score_pairs
 
     shard = current_shard()
+    prompt, split, max_new_tokens, rouge_tokenizer = run.prompt, run.split, run.max_new_tokens, run.rouge_tokenizer
     study = prompt.protocol == protocols.STUDY
     column = PARAPHRASED if study else "question"
-    template = protocols.tofu_template_name(tofu_template, getattr(loaded.model.config, "model_type", None)) if study else "harness"
+    template = protocols.tofu_template_name(run.tofu_template, getattr(loaded.model.config, "model_type", None)) if study else "harness"
     if prompt.chat_template:
         template = "chat"
 
@@ -340,7 +307,7 @@ def _evaluate_generation(
     missing = next((r["id"] for r in mine if not isinstance(r.get(column), str) or not r[column].strip()), None)
     if missing is not None:
         raise InputError(f"{config}: row {missing} has no {column}")
-    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    dataset_hash, key = run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
@@ -363,18 +330,19 @@ def _evaluate_generation(
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     samples = [merged[r["id"]] for r in rows]
     result = RunResult(
+        kind=EVAL,
         model=loaded.name,
         model_revision=loaded.revision,
         dataset=dataset,
         dataset_revision=None,
         config=config,
         split=split,
-        prompt=settings,
+        settings=dataclasses.asdict(settings),
         seed=0,
         n_samples=len(samples),
         metrics=rouge_metrics(samples),
         per_subject={},
-        signature=signature(dataset, config, settings, dataset_hash),
+        signature=eval_signature(dataset, config, settings, dataset_hash),
         dtype=loaded.dtype,
         device=loaded.device,
         tokenizer=loaded.tokenizer_source,
@@ -397,20 +365,19 @@ def _batch_size(batch_size: int | str, device: str) -> int:
     return size
 
 
-def _evaluate_config(
-    scorer, loaded, dataset, config, split, rows, settings, labels, batch, out, resume, progress, max_new_tokens=None, log_samples=False
-) -> RunResult:
+def _evaluate_config(scorer, loaded, dataset, config, rows, run: EvalSettings, batch, out, resume, progress, log_samples=False) -> RunResult:
     """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files.
 
     Samples are appended to the log as each chunk is scored; results.json is written last, so a
     config folder without it is unfinished. ``resume`` keeps the samples scored under the same key.
     """
     shard = current_shard()
+    settings, labels, split = run.prompt, run.labels, run.split
     _require_choices(rows, config)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
     texts = _config_texts(dataset, config, groups, settings, labels, scorer.tokenizer)
-    dataset_hash, key = _run_identity(loaded, dataset, config, split, settings)
+    dataset_hash, key = run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
     if shard.is_main:
@@ -433,7 +400,7 @@ def _evaluate_config(
                 chunk = todo[start : start + size]
                 chunk_texts = [texts[r["id"]] for r in chunk]
                 samples = []
-                scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0), max_new_tokens)
+                scored = _score_texts(scorer, chunk_texts, settings, batch, budgets.get(subject, 0), run.max_new_tokens)
                 for row, text, one in zip(chunk, chunk_texts, scored):  # one by one: progress advances per question
                     samples.append(_sample(row, subject, text, one, key, text if log_samples else None))
                     finished += 1
@@ -446,19 +413,20 @@ def _evaluate_config(
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
     acc = accuracy([x.correct for x in ordered])
     result = RunResult(
+        kind=EVAL,
         model=loaded.name,
         model_revision=loaded.revision,
         dataset=dataset,
         dataset_revision=None,
         config=config,
         split=split,
-        prompt=settings,
+        settings=dataclasses.asdict(settings),
         seed=0,
         n_samples=len(ordered),
         metrics={"acc": acc},
         flags=answer_flags([x.prediction for x in ordered], labels, acc.value, acc.stderr),
         per_subject=per_subject if len(per_subject) > 1 else {},
-        signature=signature(dataset, config, settings, dataset_hash),
+        signature=eval_signature(dataset, config, settings, dataset_hash),
         dtype=loaded.dtype,
         device=loaded.device,
         tokenizer=loaded.tokenizer_source,
@@ -490,14 +458,6 @@ def _config_texts(dataset, config, groups, settings, labels, tokenizer=None) -> 
             raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
         texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels, tokenizer)))
     return texts
-
-
-def _run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:
-    """(content hash of the local files read, resume key): a sample is reused only under the same key."""
-    read = [config] + ([SOURCE_LANGUAGE] if settings.shots and settings.demos in ("english", "translate") else [])
-    dataset_hash = data.content_hash(dataset, read) if data.is_local(dataset) else None
-    key = resume_key(model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__)
-    return dataset_hash, key
 
 
 def _prompt_texts(rows, demos, config, settings, labels, tokenizer=None) -> list[str]:

@@ -9,9 +9,8 @@ scripts score 0; ``rouge_tokenizer="unicode"`` splits on Unicode letters and dig
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +88,6 @@ def rouge_metrics(samples: list[GenerationSample]) -> dict[str, Metric]:
     }
 
 
-def write_samples(path: Path, samples: list[GenerationSample]) -> None:
-    from xbench.runner.results import replace_text
-
-    replace_text(path, "".join(json.dumps(asdict(sample), ensure_ascii=False) + "\n" for sample in samples))
-
-
 def read_generations(path: Path) -> list[dict[str, Any]]:
     records = []
     try:
@@ -131,28 +124,31 @@ def generate_greedy(
 
 def score_generations_file(path: str | Path, out: str | Path, *, rouge_tokenizer: str = "default", model: str = "external"):
     """``xbench score tofu``: results.json and samples.jsonl for generations made elsewhere."""
-    from xbench.runner.results import SAMPLES_FILE, PromptSettings, RunResult, check_out_folder, signature, write_results
+    from xbench.runner.results import SCORE, RunResult, check_out_folder, dataset_name, write_results, write_samples
+    from xbench.signature import signature
 
     path, out = Path(path), Path(out)
     check_out_folder(out)
     samples = score_pairs(read_generations(path), rouge_tokenizer)
     out.mkdir(parents=True, exist_ok=True)
-    write_samples(out / SAMPLES_FILE, samples)
-    settings = PromptSettings(0, "none", "-", "none", f"external|rouge:{rouge_tokenizer}")
+    write_samples(out, samples)
     file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    # laid out as a 0-shot eval signature, as scored generations have always been signed
+    fields = [("cfg", path.stem), ("data", file_hash[:12]), ("shots", 0), ("demos", "none"), ("ids", "-"), ("instr", "none"), ("strategy", "external")]
     result = RunResult(
+        kind=SCORE,
         model=model,
         model_revision=None,
         dataset=str(path),
         dataset_revision=None,
         config=path.stem,
         split="-",
-        prompt=settings,
+        settings={"rouge_tokenizer": rouge_tokenizer},
         seed=0,
         n_samples=len(samples),
         metrics=rouge_metrics(samples),
         per_subject={},
-        signature=signature(str(path), path.stem, settings, file_hash),
+        signature=signature(dataset_name(str(path)), [*fields, ("rouge", rouge_tokenizer)]),
         dataset_hash=file_hash,
     )
     write_results(out, result)

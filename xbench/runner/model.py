@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from xbench.about import CPU_TORCH, INSTALL_RUN
+from xbench.device import resolve_device
 from xbench.errors import InputError, XbenchError
 from xbench.quiet import silence_libraries
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-DEVICES = "auto, cpu, cuda, cuda:N, mps"
 
 
 @dataclass
@@ -36,22 +36,6 @@ def require_torch():
     except ImportError:
         raise XbenchError(f"the runner needs torch and transformers: {INSTALL_RUN}; on a CPU-only machine first {CPU_TORCH}") from None
     return torch
-
-
-def resolve_device(device: str) -> str:
-    torch = require_torch()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    kind, colon, index = device.partition(":")
-    if kind not in ("cpu", "cuda", "mps") or (colon and (kind != "cuda" or not index.isdigit())):
-        raise InputError(f"--device {device}: unknown device; choose from {DEVICES}")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: no CUDA device is available")
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise InputError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"--device {device}: no Apple MPS device is available")
-    return device
 
 
 def resolve_dtype(dtype: str, device: str, *, kind: str = "mmlu", protocol: str = "harness"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from xbench.formats import FORMATS
 from xbench.languages import SOURCE_LANGUAGE
 from xbench.runner.report import _config_order, check_plot_target, headline_metric, split_config
-from xbench.runner.results import Metric, RunResult
+from xbench.runner.results import EVAL, Metric, RunResult
 
 MIXUP_GROUP = "mixup"
 MAX_BAR_WIDTH = 0.25
@@ -32,7 +32,7 @@ def _panels(results: list[RunResult]) -> dict[tuple[str, str], dict[str, dict[st
     """{(dataset, setting): {model: {config: result}}}, multiple-choice results only."""
     groups: dict[tuple[str, str], dict[str, dict[str, RunResult]]] = defaultdict(lambda: defaultdict(dict))
     for r in results:
-        if headline_metric(r)[0] != "acc":
+        if r.kind != EVAL or headline_metric(r)[0] != "acc":
             continue
         p = r.prompt
         setting = f"{p.shots}-shot, demos {p.demos}, ids {p.ids}, {p.strategy}" + (f", {p.instruction}" if p.instruction != "none" else "")

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from xbench.card import signature_from_fields
+from xbench.runner.results import RunResult, eval_signature, write_results
+from xbench.signature import build_signature
 
 BUILD_REPORT = "build_report.json"
 
@@ -27,7 +28,7 @@ def dataset_provenance(dataset: str) -> DatasetProvenance:
 def _local_build_signature(path: Path) -> str | None:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-        return signature_from_fields(report["dataset"], report["translator"], report["seed"], report["xbench_version"])
+        return build_signature(report["dataset"], report["translator"], report["seed"], report["xbench_version"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # not built by xbench (or an older build): nothing to claim
 
@@ -45,3 +46,17 @@ def _hub_provenance(repo: str) -> DatasetProvenance:
     except Exception:
         return DatasetProvenance(None, revision)  # a dataset not built by xbench
     return DatasetProvenance(_local_build_signature(report), revision)
+
+
+def record_provenance(result: RunResult, provenance: DatasetProvenance, folder: Path, *, rewrite: bool = True) -> RunResult:
+    """Record which build was scored, in the fields and the signature; with ``rewrite`` (rank 0), results.json in ``folder`` too."""
+    if provenance.build_signature is None and provenance.revision is None:
+        return result
+    result.build_signature = provenance.build_signature
+    result.dataset_revision = provenance.revision
+    result.signature = eval_signature(
+        result.dataset, result.config, result.prompt, result.dataset_hash, build=provenance.build_signature, revision=provenance.revision
+    )
+    if rewrite:
+        write_results(folder, result)
+    return result

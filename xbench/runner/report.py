@@ -12,7 +12,7 @@ from pathlib import Path
 from xbench.errors import InputError, XbenchError
 from xbench.formats import FORMATS
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
-from xbench.runner.results import RESULTS_FILE, Metric, RunResult, load_results
+from xbench.runner.results import EVAL, RESULTS_FILE, Metric, RunResult, load_results
 
 REPORT_STEM = "report"
 
@@ -37,12 +37,25 @@ def headline(result: RunResult) -> float:
 
 def row_label(result: RunResult) -> str:
     """A row per model, dataset and prompt setting: runs that differ in any of them never merge."""
-    prompt = result.prompt
     dataset = Path(result.dataset).name if Path(result.dataset).exists() else result.dataset
+    if result.kind != EVAL:
+        return f"{result.model} | {dataset} | {result.kind} {_settings_text(result.settings)}".rstrip()
+    prompt = result.prompt
     label = f"{result.model} | {dataset} | shots:{prompt.shots} demos:{prompt.demos} ids:{prompt.ids} instr:{prompt.instruction} {prompt.strategy}"
     label += "" if prompt.protocol == "-" else f" {prompt.protocol}"
     label += " chat" if prompt.chat_template else ""
     return label + (" system-prompt" if prompt.system_prompt else "")
+
+
+def _settings_text(settings: dict) -> str:
+    """``key:value`` per setting, lists joined by commas; nested records (sacrebleu signatures) are left to the signature."""
+    parts = []
+    for key, value in settings.items():
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        if value is not None and not isinstance(value, dict):
+            parts.append(f"{key}:{value}")
+    return " ".join(parts)
 
 
 def accuracy_table(results: list[RunResult]) -> tuple[list[str], dict[str, dict[str, float]]]:

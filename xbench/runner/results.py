@@ -12,8 +12,7 @@ import json
 import math
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from xbench import __version__
 from xbench.about import DISTRIBUTION
 from xbench.errors import InputError
+from xbench.signature import signature, signature_fields
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -63,15 +63,25 @@ class Metric:
     stderr: float
 
 
+EVAL, MT, EMBED, SCORE = "eval", "mt", "embed", "score"  # RunResult.kind: xbench eval, mt-eval, embed, score
+
+
 @dataclass
 class RunResult:
+    """One scored run: ``kind`` says which command made it, ``settings`` what besides model and data decided its numbers.
+
+    An eval's settings are its PromptSettings (see :attr:`prompt`), written under the
+    results.json key ``prompt``; the other kinds write theirs under ``settings``.
+    """
+
+    kind: str
     model: str
     model_revision: str | None
     dataset: str
     dataset_revision: str | None
     config: str
     split: str
-    prompt: PromptSettings
+    settings: dict[str, Any]
     seed: int
     n_samples: int
     metrics: dict[str, Metric]
@@ -89,40 +99,72 @@ class RunResult:
     git_commit: str | None = field(default_factory=lambda: git_commit())
     packages: dict[str, str] = field(default_factory=lambda: package_versions())
 
+    @property
+    def prompt(self) -> PromptSettings:
+        """An eval's prompt settings."""
+        if self.kind != EVAL:
+            raise TypeError(f"a {self.kind} result has no prompt settings")
+        return PromptSettings(**self.settings)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        settings_key = "prompt" if self.kind == EVAL else "settings"
+        return {settings_key if key == "settings" else key: value for key, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunResult:
         data = dict(data)
-        data["prompt"] = PromptSettings(**{"protocol": "harness", **data["prompt"]})  # runs before protocols were harness
+        settings = data.pop("prompt") if "prompt" in data else data.pop("settings")
+        kind = data.pop("kind", None) or _kind_before_kinds(settings)
+        if kind == EVAL:
+            settings = {"protocol": "harness", **settings}  # runs before protocols were harness
         data["metrics"] = {k: Metric(**v) for k, v in data["metrics"].items()}
         data["per_subject"] = {k: Metric(**v) for k, v in data["per_subject"].items()}
-        return cls(**data)
+        return cls(kind=kind, settings=settings, **data)
 
 
-def signature(
+def _kind_before_kinds(prompt: dict[str, Any]) -> str:
+    """The kind of a results.json written before results had one: the probes and score recorded it as the strategy."""
+    strategy = str(prompt.get("strategy", ""))
+    if strategy == MT:
+        return MT
+    if strategy.startswith("embed|"):
+        return EMBED
+    return SCORE if strategy.startswith("external|") else EVAL
+
+
+def eval_signature(
     dataset: str, config: str, prompt: PromptSettings, dataset_hash: str | None = None, *, build: str | None = None, revision: str | None = None
 ) -> str:
-    """The run's one-line signature; ``dataset_hash`` (local files), ``revision`` (Hub) and ``build`` (a build signature) name the data scored."""
-    name = Path(dataset).name if Path(dataset).exists() else dataset
-    data = f"|data:{dataset_hash[:12]}" if dataset_hash else ""
-    data += f"|rev:{revision[:12]}" if revision else ""
-    if build:
-        fields = dict(part.partition(":")[::2] for part in build.split("|"))
-        data += f"|build:{fields.get('xbench', '?')}/{fields.get('translator', '?')}/seed:{fields.get('seed', '?')}/v:{fields.get('v', '?')}"
-    extra = f"|protocol:{prompt.protocol}" if prompt.protocol != "-" else ""
-    extra += "|chat:1" if prompt.chat_template else ""
-    extra += f"|sys:{prompt_hash(prompt.system_prompt)[:8]}" if prompt.system_prompt else ""
-    return (
-        f"xbench:{name}|cfg:{config}{data}|shots:{prompt.shots}|demos:{prompt.demos}|ids:{prompt.ids}"
-        f"|instr:{prompt.instruction}|strategy:{prompt.strategy}{extra}|v:{__version__}"
+    """An eval run's signature; ``dataset_hash`` (local files), ``revision`` (Hub) and ``build`` (a build signature) name the data scored."""
+    built = signature_fields(build) if build else {}
+    build_part = f"{built.get('xbench', '?')}/{built.get('translator', '?')}/seed:{built.get('seed', '?')}/v:{built.get('v', '?')}" if build else None
+    return signature(
+        dataset_name(dataset),
+        [
+            ("cfg", config),
+            ("data", dataset_hash[:12] if dataset_hash else None),
+            ("rev", revision[:12] if revision else None),
+            ("build", build_part),
+            ("shots", prompt.shots),
+            ("demos", prompt.demos),
+            ("ids", prompt.ids),
+            ("instr", prompt.instruction),
+            ("strategy", prompt.strategy),
+            ("protocol", prompt.protocol if prompt.protocol != "-" else None),
+            ("chat", 1 if prompt.chat_template else None),
+            ("sys", prompt_hash(prompt.system_prompt)[:8] if prompt.system_prompt else None),
+        ],
     )
 
 
-def sample_record(sample: Sample) -> dict:
-    """A samples.jsonl line: the prompt only when it was logged (--log-samples)."""
-    record = asdict(sample)
+def dataset_name(dataset: str) -> str:
+    """How a signature names the data: a local path by its last part, a Hub id as it is."""
+    return Path(dataset).name if Path(dataset).exists() else dataset
+
+
+def sample_record(sample: Any) -> dict:
+    """A samples.jsonl line from a sample dataclass or a plain record: the prompt only when it was logged (--log-samples)."""
+    record = asdict(sample) if is_dataclass(sample) else dict(sample)
     if record.get("prompt", "") is None:
         del record["prompt"]
     return record
@@ -181,64 +223,15 @@ def read_samples(path: Path, kind: type = Sample) -> list[Any]:
     return samples
 
 
-def resume_key(**parts: Any) -> str:
-    """A short hash of everything that can change a prediction; a sample is resumed only under the same key.
-
-    Dataclasses enter whole, so a setting added to the prompt settings is part of the key
-    without being listed here.
-    """
-    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=_plain)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, Path):
-        return value.as_posix()
-    raise TypeError(f"resume_key: cannot hash a {type(value).__name__}")
-
-
-def sample_files(folder: Path) -> list[Path]:
-    """samples.jsonl and the per-rank files of an interrupted distributed run."""
-    return [folder / SAMPLES_FILE, *sorted(folder.glob("samples.rank*.jsonl"))]
-
-
-def resumable_samples(folder: Path, key: str, wanted: Mapping[str, tuple[str, Any]], kind: type = Sample, answer: str = "target") -> dict[str, Any]:
-    """Samples already in ``folder`` that this run would score the same way.
-
-    ``wanted``: {id: (prompt hash, expected answer)} of the rows to score. A sample is kept only
-    if it was scored under ``key`` for the same prompt and answer (its ``answer`` field);
-    anything else is scored again.
-    """
-    found = {s.id: s for path in sample_files(folder) for s in read_samples(path, kind)}
-    return {i: s for i, s in found.items() if s.run_key == key and wanted.get(i) == (s.prompt_hash, getattr(s, answer))}
-
-
-def _line(sample: Any) -> str:
+def sample_line(sample: Any) -> str:
+    """One samples.jsonl line."""
     return json.dumps(sample_record(sample), ensure_ascii=False) + "\n"
 
 
-@contextmanager
-def sample_log(path: Path, kept: Iterable[Any]) -> Iterator[Callable[[Iterable[Any]], None]]:
-    """Samples written as they are scored: ``path`` is replaced by ``kept``, then each batch is appended and flushed.
-
-    A crash loses at most the batch being scored; a line it cuts is dropped when resuming.
-    """
-    replace_text(path, "".join(_line(s) for s in kept))
-    with open(path, "a", encoding="utf-8") as sink:
-
-        def append(samples: Iterable[Any]) -> None:
-            sink.writelines(_line(s) for s in samples)
-            sink.flush()
-
-        yield append
-
-
-def write_samples(folder: Path, samples: Iterable[Any]) -> Path:
-    """The finished samples.jsonl, in row order, replacing the log atomically."""
-    path = folder / SAMPLES_FILE
-    replace_text(path, "".join(_line(s) for s in samples))
+def write_samples(folder: Path, samples: Iterable[Any], file: str = SAMPLES_FILE) -> Path:
+    """The finished samples.jsonl (or another per-sample ``file``), one JSON line per sample in order, replacing any earlier one atomically."""
+    path = folder / file
+    replace_text(path, "".join(sample_line(s) for s in samples))
     return path
 
 

@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from xbench.api_client import ApiClient, MalformedReply, ServerRefused
+from xbench.device import default_device
 from xbench.errors import InputError, SegmentError, XbenchError
 from xbench.languages import get_language
 
@@ -59,10 +60,6 @@ def _require_transformers():
     return torch, transformers
 
 
-def _device(torch) -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _dtype(torch, device: str):
     return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
 
@@ -96,7 +93,7 @@ class _LocalModel:
 
     @cached_property
     def device(self) -> str:
-        return _device(self.torch)
+        return default_device()
 
     def count_tokens(self, text: str) -> int:
         if text not in self._counts:
