@@ -58,7 +58,24 @@ def card_metadata(family: Family, configs: list[ConfigSpec], report: BuildReport
         "source_datasets": list(family.source_datasets),
         "tags": ["xbench", "code-switching", "crosslingual"],
         "configs": entries,
+        "xbench": {"family": family.name, "configs": {spec.name: _config_metadata(family, spec) for spec in configs if spec.name in built}},
     }
+
+
+def _config_metadata(family: Family, spec: ConfigSpec) -> dict:
+    """What ``xbench eval`` reads of a config: its kind, prompt language, cell languages and header."""
+    if spec.pool:
+        languages = sorted(spec.pool, key=lambda code: code != SOURCE_LANGUAGE)
+    elif spec.format is None or spec.lang == SOURCE_LANGUAGE:
+        languages = [SOURCE_LANGUAGE]
+    elif spec.format.question and spec.format.options == "all":
+        languages = [spec.lang]
+    else:
+        languages = [SOURCE_LANGUAGE, spec.lang]
+    entry = {"kind": family.kind, "language": spec.lang, "languages": languages}
+    if family.prompt_header:
+        entry["header"] = family.prompt_header(spec.lang)
+    return entry
 
 
 def render_card(family: Family, configs: list[ConfigSpec], report: BuildReport) -> str:

@@ -140,3 +140,5 @@ class Family:
     prepare_cache: Callable[[Any, str | None], None] | None = None
     # Extra ``$name`` fields of the card template, computed from the family's own data.
     card_fields: Callable[[], dict[str, str]] | None = None
+    kind: str = "multiple_choice"  # what the runner scores: multiple_choice, generation or text
+    prompt_header: Callable[[str], str] | None = None  # a language's header sentence, for families that have one per language

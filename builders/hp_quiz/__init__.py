@@ -248,4 +248,5 @@ FAMILY = Family(
     prepare_cache=prepare_cache,
     splits=SPLITS,
     card_fields=card_fields,
+    prompt_header=instruction_header,
 )

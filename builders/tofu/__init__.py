@@ -165,4 +165,5 @@ FAMILY = Family(
     full_config_is_lang=True,
     default_config=SOURCE_LANGUAGE,
     config_name=config_name,
+    kind="generation",
 )

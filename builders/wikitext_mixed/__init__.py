@@ -346,4 +346,5 @@ FAMILY = Family(
     splits=("train", "validation", "test"),
     default_splits=("train",),
     streaming_plan=plan,
+    kind="text",
 )
