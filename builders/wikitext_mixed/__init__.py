@@ -17,12 +17,13 @@ from typing import Any
 import datasets
 import regex
 
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError
 from xbench.family import Family
 from xbench.formats import ConfigSpec, row_rng
 from xbench.languages import SOURCE_LANGUAGE, parse_languages
 from xbench.paper import STUDY_CITATION
 from xbench.segmentation import parse_unit, split_document
+from xbench.sources import load_hub_dataset
 from xbench.translation import LanguageStats, Translator
 from xbench.translation.translator import Outcome
 
@@ -67,10 +68,7 @@ def source_lines(source: str | None, source_config: str, split: str) -> Callable
     if source is None:
 
         def hub_lines() -> Iterator[str]:
-            try:
-                table = datasets.load_dataset(HUB_SOURCE, source_config, split=split)
-            except Exception as err:
-                raise XbenchError(f"could not load {HUB_SOURCE} ({source_config}) from the Hub ({type(err).__name__}); pass --source PATH") from None
+            table = load_hub_dataset(HUB_SOURCE, source_config, split, remedy="pass --source PATH")
             for record in table:
                 yield record["text"].removesuffix("\n")
 
