@@ -57,7 +57,7 @@ def test_a_card_block_that_is_not_metadata_is_bad_input(tmp_path):
     with pytest.raises(InputError, match=r"README.md: xbench: config 'default': expected a kind \(multiple_choice, generation, text\)"):
         read_card(str(folder))
     (folder / "README.md").write_text("---\nxbench: [unclosed\n---\n", encoding="utf-8")
-    with pytest.raises(InputError, match="README.md: invalid YAML front matter"):
+    with pytest.raises(InputError, match=r"README\.md: invalid YAML front matter"):
         read_card(str(folder))
 
 
