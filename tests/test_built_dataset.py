@@ -61,6 +61,28 @@ def test_a_card_block_that_is_not_metadata_is_bad_input(tmp_path):
         read_card(str(folder))
 
 
+def test_a_hub_card_is_read_at_the_revision(builds, monkeypatch):
+    import huggingface_hub
+
+    asked = []
+
+    def download(repo, filename, *, repo_type, revision):
+        asked.append((repo, filename, repo_type, revision))
+        return str(builds / "hp" / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    hub = read_card("org/hp", revision="abc123")
+    assert hub.dataset == "org/hp" and hub.family == "hp_quiz" and hub.configs == read_card(str(builds / "hp")).configs
+    assert asked == [("org/hp", "README.md", "dataset", "abc123")]
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(XbenchError, match=r"^could not read the card of org/hp \(ConnectionError\); check the network or HF_TOKEN$"):
+        read_card("org/hp")
+
+
 # --- the one Hub loader -----------------------------------------------------------------------
 
 
