@@ -50,16 +50,16 @@ def mmlu_header_sentence(subject: str, protocol: str) -> str:
     return MMLU_HEADER.format(subject=protocols.subject_words(subject, protocol))
 
 
-def header_sentence(row: Mapping[str, Any], config: ConfigMetadata, protocol: str) -> str:
-    """The header sentence of a group of rows (``row``: one of them) of a config, as its card describes it.
+def header_sentence(row: Mapping[str, Any], metadata: ConfigMetadata, protocol: str) -> str:
+    """The header sentence of a group of rows (``row``: one of them) of a config its card describes by ``metadata``.
 
     The config's own header in its language (HP-Quiz's, or the study's sentence for it), else the
     MMLU header naming the rows' subject, else the generic one.
     """
-    if config.header is not None:
-        if protocols.study_rules(config.family) == protocols.HP:
-            return protocols.hp_instruction(config.language, config.header, protocol)
-        return config.header
+    if metadata.header is not None:
+        if protocols.study_rules(metadata.family) == protocols.HP:
+            return protocols.hp_instruction(metadata.language, metadata.header, protocol)
+        return metadata.header
     if row.get("subject"):
         return mmlu_header_sentence(row["subject"], protocol)
     return GENERIC_HEADER
