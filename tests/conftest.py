@@ -101,6 +101,16 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def write_xbench_card(folder: Path, family: str, configs: dict[str, dict]) -> Path:
+    """A README.md whose front matter holds only the ``xbench:`` block of a build's card (its configs' metadata)."""
+    import yaml
+
+    block = yaml.safe_dump({"xbench": {"family": family, "configs": configs}}, sort_keys=False, allow_unicode=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.md").write_text(f"---\n{block}---\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def mmlu_source(tmp_path: Path) -> Path:
     """A folder with test.jsonl and dev.jsonl in the cais/mmlu columns."""

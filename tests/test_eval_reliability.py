@@ -14,13 +14,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import write_jsonl
+from conftest import write_jsonl, write_xbench_card
 from runner_fixtures import byte_level_tokenizer, save_tiny_model, tiny_llama
 from typer.testing import CliRunner
 
 import xbench
+from xbench import built_dataset
 from xbench.cli import app
-from xbench.runner import data
 from xbench.runner.evaluate import evaluate
 from xbench.runner.model import load_model
 from xbench.runner.results import PromptSettings
@@ -74,7 +74,7 @@ def test_rebuild_in_place_then_eval_scores_the_new_rows(loaded, tmp_path):
     os.rename(hp, fresh)
     evaluate(loaded, str(fresh), out=tmp_path / "run3", configs=["fr"], limit=4)
     assert _samples(tmp_path / "run3", "fr") == new
-    assert data.load_split(str(fresh), "fr", "test")[0]["question"].startswith("[fr] ")
+    assert built_dataset.load_split(str(fresh), "fr", "test")[0]["question"].startswith("[fr] ")
 
 
 def test_two_folders_of_the_same_name_are_not_confused(loaded, tmp_path):
@@ -88,14 +88,14 @@ def test_two_folders_of_the_same_name_are_not_confused(loaded, tmp_path):
     assert one.dataset_hash != two.dataset_hash
     hashes = [{s["prompt_hash"] for s in _samples(tmp_path / run, "fr")} for run in ("run_a", "run_b")]
     assert not hashes[0] & hashes[1]
-    assert data.load_split(str(published), "fr", "test")[0]["question"] == "De quelle couleur sont les cheveux de Harry Potter ?"
+    assert built_dataset.load_split(str(published), "fr", "test")[0]["question"] == "De quelle couleur sont les cheveux de Harry Potter ?"
 
 
 def test_demos_from_english_put_the_en_files_in_the_hash(loaded, mmlu_dir, tmp_path):
     zero = evaluate(loaded, str(mmlu_dir), out=tmp_path / "zero", configs=["fr_full"], limit=2)[0]
     two = evaluate(loaded, str(mmlu_dir), out=tmp_path / "two", configs=["fr_full"], limit=2, shots=2)[0]
-    assert zero.dataset_hash == data.content_hash(mmlu_dir, ["fr_full"]) == _sha256sum_listing(mmlu_dir, "fr_full")
-    assert two.dataset_hash == data.content_hash(mmlu_dir, ["fr_full", "en"]) != zero.dataset_hash
+    assert zero.dataset_hash == built_dataset.content_hash(mmlu_dir, ["fr_full"]) == _sha256sum_listing(mmlu_dir, "fr_full")
+    assert two.dataset_hash == built_dataset.content_hash(mmlu_dir, ["fr_full", "en"]) != zero.dataset_hash
 
 
 # --- item 4: resume only what was scored under identical conditions ---------------------------
@@ -323,6 +323,7 @@ def test_generation_runs_write_each_answer_and_resume(loaded, tmp_path, monkeypa
     """TOFU-style configs: an answer is written as soon as it is generated; --resume continues after a crash."""
     rows = [{"id": f"q{i}", "question": f"Who wrote book {i}?", "answer": f"Author number {i} wrote it."} for i in range(5)]
     folder = write_jsonl(tmp_path / "tofu_like" / "test.jsonl", rows).parent
+    write_xbench_card(folder, "tofu", {"default": {"kind": "generation", "language": "en", "languages": ["en"]}})
 
     class Crash(Exception):
         pass

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("rouge_score")
 
-from conftest import write_jsonl
+from conftest import write_jsonl, write_xbench_card
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
@@ -71,6 +71,7 @@ def test_eval_generates_greedily_and_scores_rouge(tmp_path):
     model = save_tiny_model(tmp_path / "model")
     folder = tmp_path / "tofu_like"
     write_jsonl(folder / "test.jsonl", [{"question": "Who wrote the book?", "answer": "Jane Doe wrote it."}, {"question": "Where?", "answer": "In Paris."}])
+    write_xbench_card(folder, "tofu", {"default": {"kind": "generation", "language": "en", "languages": ["en"]}})
     first = evaluate(str(model), str(folder), out=tmp_path / "run", max_new_tokens=8, device="cpu", protocol="harness")[0]
     again = evaluate(str(model), str(folder), out=tmp_path / "run2", max_new_tokens=8, device="cpu", protocol="harness")[0]
     assert first.config == "default" and first.n_samples == 2 and set(first.metrics) == {"rouge1_recall", "rougeL_recall"}

@@ -23,7 +23,9 @@ from runner_fixtures import (
 from typer.testing import CliRunner
 
 import xbench
+from xbench.builders.hp_quiz import instruction_header
 from xbench.builders.mmlu_mixup import load_source
+from xbench.built_dataset import ConfigMetadata
 from xbench.cli import app
 from xbench.errors import InputError
 from xbench.runner import prompts, protocols
@@ -42,6 +44,15 @@ STUDY_HEADER = "The following are multiple choice questions (with answers) about
 HARNESS_HEADER = "The following are multiple choice questions (with answers) about high school geography."
 
 
+MMLU_EN = ConfigMetadata("mmlu_mixup", "multiple_choice", "en", ("en",))
+MMLU_MIXUP = ConfigMetadata("mmlu_mixup", "multiple_choice", "en", ("en", "fr", "de", "es", "it"))
+
+
+def hp_config(lang):
+    """What an hp_quiz build's card says of its config in ``lang``."""
+    return ConfigMetadata("hp_quiz", "multiple_choice", lang, (lang,), instruction_header(lang))
+
+
 def settings(protocol, shots=0, demos="english", ids="ABCD", instruction="none", strategy="maxprob", **extra):
     return PromptSettings(shots, demos, ids, instruction, strategy, protocol, **extra)
 
@@ -51,8 +62,8 @@ def settings(protocol, shots=0, demos="english", ids="ABCD", instruction="none",
 
 @pytest.mark.parametrize(("protocol", "header"), [("study", STUDY_HEADER), ("harness", HARNESS_HEADER)])
 def test_mmlu_zero_and_two_shot(protocol, header):
-    assert _prompt_texts([ROW], [], "en", settings(protocol), "ABCD") == [f"{header}\n\n{BLOCK}"]
-    two = _prompt_texts([ROW], DEMOS, "en", settings(protocol, shots=2), "ABCD")[0]
+    assert _prompt_texts([ROW], [], MMLU_EN, settings(protocol), "ABCD") == [f"{header}\n\n{BLOCK}"]
+    two = _prompt_texts([ROW], DEMOS, MMLU_EN, settings(protocol, shots=2), "ABCD")[0]
     assert two == f"{header}\n\nD1?\nA. a\nB. b\nC. c\nD. d\nAnswer: B\n\nD2?\nA. e\nB. f\nC. g\nD. h\nAnswer: D\n\n{BLOCK}"
 
 
@@ -70,13 +81,13 @@ def test_study_subject_words_each_get_a_leading_space():
     ],
 )
 def test_study_aware_instructions_follow_the_header_with_one_space(instruction, sentence):
-    text = _prompt_texts([ROW], [], "en", settings("study", instruction=instruction), "ABCD")[0]
+    text = _prompt_texts([ROW], [], MMLU_EN, settings("study", instruction=instruction), "ABCD")[0]
     assert text == f"{STUDY_HEADER} {sentence}\n\n{BLOCK}"
 
 
 @pytest.mark.parametrize(("ids", "block"), [("abcd", "Q?\na. w\nb. x\nc. y\nd. z\nAnswer:"), ("1234", "Q?\n1. w\n2. x\n3. y\n4. z\nAnswer:")])
 def test_study_option_ids(ids, block):
-    text = _prompt_texts([ROW], DEMOS[:1], "en", settings("study", shots=1, ids=ids), prompts.option_ids(ids))[0]
+    text = _prompt_texts([ROW], DEMOS[:1], MMLU_EN, settings("study", shots=1, ids=ids), prompts.option_ids(ids))[0]
     demo = "D1?\n{0}. a\n{1}. b\n{2}. c\n{3}. d\nAnswer: {1}\n\n".format(*ids)
     assert text == f"{STUDY_HEADER}\n\n{demo}{block}"
 
@@ -95,23 +106,21 @@ HP_ROW = {"question": "Q?", "choices": ["w", "x", "y", "z"], "answer": 0, "entit
     ],
 )
 def test_study_hp_quiz_prompt_uses_the_official_sentence_and_a_trailing_space(config, sentence):
-    assert _prompt_texts([HP_ROW], [], config, settings("study"), "ABCD") == [f"{sentence}\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer: "]
+    assert _prompt_texts([HP_ROW], [], hp_config(config), settings("study"), "ABCD") == [f"{sentence}\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer: "]
 
 
 def test_hp_quiz_other_languages_keep_the_native_header():
-    from xbench.builders.hp_quiz import instruction_header
-
     native = instruction_header("ru")
-    assert _prompt_texts([HP_ROW], [], "ru", settings("study"), "ABCD") == [f"{native}\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer: "]
+    assert _prompt_texts([HP_ROW], [], hp_config("ru"), settings("study"), "ABCD") == [f"{native}\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer: "]
     fr = instruction_header("fr")
-    assert _prompt_texts([HP_ROW], [], "fr", settings("harness"), "ABCD") == [f"{fr}\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer:"]
+    assert _prompt_texts([HP_ROW], [], hp_config("fr"), settings("harness"), "ABCD") == [f"{fr}\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer:"]
 
 
 def test_study_translate_then_answer_prompt():
     mixed = {"question": "[fr] D?", "choices": ["[fr] a", "b", "c", "d"], "answer": 3}
     english = {"question": "D?", "choices": ["a", "b", "c", "d"], "answer": 3}
     row = {"question": "[de] Q?", "choices": ["w", "[de] x", "y", "z"], "answer": 0, "subject": "virology"}
-    text = _prompt_texts([row], [(mixed, english)], "mixup", settings("study", shots=1, demos="translate", instruction="aware2"), "ABCD")[0]
+    text = _prompt_texts([row], [(mixed, english)], MMLU_MIXUP, settings("study", shots=1, demos="translate", instruction="aware2"), "ABCD")[0]
     assert text == (
         "The following are multiple choice questions (with answers) about  virology. Remember that the question and options can be "
         "in different languages. First translate them all to English. Then output the answer.\n\n"
@@ -160,7 +169,7 @@ def test_chat_template_and_system_prompt():
     assert prompts.wrap("P", tokenizer, chat_template=True) == "<|user|>\nP\n<|assistant|>\n"
     with pytest.raises(InputError, match="--apply-chat-template: this tokenizer has no chat template"):
         prompts.wrap("P", byte_level_tokenizer(), chat_template=True)
-    text = _prompt_texts([ROW], [], "en", settings("study", chat_template=True, system_prompt="S"), "ABCD", tokenizer)[0]
+    text = _prompt_texts([ROW], [], MMLU_EN, settings("study", chat_template=True, system_prompt="S"), "ABCD", tokenizer)[0]
     assert text == f"<|system|>\nS\n<|user|>\n{STUDY_HEADER}\n\n{BLOCK}\n<|assistant|>\n"
 
 

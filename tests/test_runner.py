@@ -233,6 +233,23 @@ def test_dataset_without_the_needed_columns_exits_2(model_dir, tmp_path):
     assert "config 'default': missing column(s) answer" in " ".join(result.output.split())
 
 
+def test_dataset_without_xbench_metadata_is_generic_multiple_choice_or_exits_2(model_dir, loaded, tmp_path, monkeypatch):
+    """No ``xbench:`` block in the card: rows with choices are scored under the generic header, others refused."""
+    from conftest import write_jsonl
+
+    mc = write_jsonl(tmp_path / "mc" / "test.jsonl", [{"question": "Q?", "choices": list("wxyz"), "answer": 2}]).parent
+    seen = []
+    original = McScorer.iter_group
+    monkeypatch.setattr(McScorer, "iter_group", lambda self, texts: seen.extend(texts) or original(self, texts))
+    evaluate(loaded, str(mc), out=tmp_path / "mc_run", protocol="study")
+    assert seen == ["The following are multiple choice questions (with answers).\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer:"]
+    folder = write_jsonl(tmp_path / "gen" / "test.jsonl", [{"question": "Who?", "answer": "Me."}]).parent
+    result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 2
+    assert "config 'default': no xbench metadata in its card; rebuild it with this xbench" in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_rescores_samples_made_with_other_prompt_settings(loaded, mmlu_dir, tmp_path):
     evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="ABCD")
     changed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="1234", resume=True)[0]

@@ -52,7 +52,7 @@ def _default_config(folder: Path) -> str:
 
 def load_rows(dataset: str | Path, config: str | None, split: str) -> list[Row]:
     """Rows of one config of a build folder (read from its own files) or Hub id; the default config when none is named."""
-    from xbench.runner.data import read_rows
+    from xbench.built_dataset import read_rows
 
     name = str(dataset)
     folder = Path(name).expanduser()

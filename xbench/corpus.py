@@ -13,7 +13,7 @@ from pathlib import Path
 
 import regex
 
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError
 
 HUB_SOURCE = "Salesforce/wikitext"
 DEFAULT_SOURCE_CONFIG = "wikitext-2-raw-v1"
@@ -26,12 +26,9 @@ def source_lines(source: str | None, source_config: str, split: str) -> Callable
     if source is None:
 
         def hub_lines() -> Iterator[str]:
-            import datasets
+            from xbench.sources import load_hub_dataset
 
-            try:
-                table = datasets.load_dataset(HUB_SOURCE, source_config, split=split)
-            except Exception as err:
-                raise XbenchError(f"could not load {HUB_SOURCE} ({source_config}) from the Hub ({type(err).__name__}); pass --source PATH") from None
+            table = load_hub_dataset(HUB_SOURCE, source_config, split, remedy="pass --source PATH")
             for record in table:
                 yield record["text"].removesuffix("\n")
 

@@ -1,7 +1,8 @@
-"""Reading and validating multiple-choice source rows from local files.
+"""Reading source rows: local files, validated multiple-choice rows, and Hub datasets.
 
 Every loader yields plain dicts; ``validate_mc_row`` turns a raw record into the canonical
 ``question``/``choices``/``answer`` form or raises an ``InputError`` naming the file and row.
+``load_hub_dataset`` is the one place a Hub dataset is loaded, with one set of error messages.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from xbench.errors import InputError
+from xbench.errors import InputError, XbenchError
+
+if TYPE_CHECKING:
+    import datasets
 
 LETTERS = "ABCD"
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv")
@@ -150,3 +154,34 @@ def existing_path(path: str | Path, option: str = "--source") -> Path:
     if not resolved.exists():
         raise InputError(f"{option}: {resolved} does not exist")
     return resolved
+
+
+def load_hub_dataset(
+    repo: str,
+    config: str | None = None,
+    split: str | None = None,
+    *,
+    revision: str | None = None,
+    option: str | None = None,
+    remedy: str = "check the network or HF_TOKEN",
+) -> datasets.Dataset | datasets.DatasetDict:
+    """``datasets.load_dataset`` of a Hub dataset: one split (a Dataset), or every split without ``split``.
+
+    A dataset the Hub does not have, or a config or split it does not have, is bad input
+    (InputError); anything else (network, auth, an incomplete cache) is an XbenchError that says
+    what to do (``remedy``). ``option`` names the command-line option that gave ``repo``.
+    """
+    import datasets
+
+    label = f"{option} {repo}" if option else repo
+    try:
+        return datasets.load_dataset(repo, config, split=split, revision=revision)
+    except datasets.exceptions.DatasetNotFoundError:
+        raise InputError(f"{label}: does not exist on the Hugging Face Hub") from None
+    except ValueError as err:  # a config or split the dataset does not have
+        where = " ".join(f"{name} {value!r}" for name, value in (("config", config), ("split", split)) if value)
+        raise InputError(f"{label}: {where + ': ' if where else ''}{str(err).splitlines()[0][:200]}") from None
+    except Exception as err:  # network, auth, missing cache: all mean "could not fetch"
+        name = f"{repo} ({config})" if config else repo
+        prefix = f"{option} {repo}: " if option else ""
+        raise XbenchError(f"{prefix}could not load {name} from the Hugging Face Hub ({type(err).__name__}); {remedy}") from None

@@ -19,12 +19,12 @@ from typing import Any, ClassVar
 
 import datasets
 
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError
 from xbench.family import Family, Lookup, MixedBuilder, NoOptions, Row, mc_segments, mix_row
 from xbench.formats import ConfigSpec
 from xbench.languages import SOURCE_LANGUAGE, get_language
 from xbench.paper import STUDY_CITATION
-from xbench.sources import LETTERS, TABLE_SUFFIXES, read_table, validate_mc_row
+from xbench.sources import LETTERS, TABLE_SUFFIXES, load_hub_dataset, read_table, validate_mc_row
 
 ORIGINAL_HUB = "cross-ling-know/HarryPotter-Quiz"
 # Split names of the published quiz, by language code.
@@ -153,15 +153,7 @@ def read_original(source: str) -> dict[str, list[dict[str, Any]]]:
         raise InputError(f"--source {source}: does not exist")
     if source.count("/") != 1:
         raise InputError(f"--source {source}: not a file, a folder or a Hub id (ORG/NAME)")
-    try:
-        loaded = datasets.load_dataset(source)
-    except Exception as err:  # network or missing repo
-        missing = f"there is no local file or folder {source}, and "
-        if "NotFound" in type(err).__name__:
-            raise InputError(f"--source {source}: does not exist ({missing}no such dataset on the Hub)") from None
-        raise XbenchError(
-            f"--source {source}: {missing}it could not be loaded from the Hugging Face Hub ({type(err).__name__}); check the path, or the network for a Hub id"
-        ) from None
+    loaded = load_hub_dataset(source, option="--source", remedy="there is no local file or folder of that name; check the path, or the network for a Hub id")
     return {code: loaded[split].to_list() for code, split in ORIGINAL_SPLITS.items() if split in loaded}
 
 

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 import datasets
 
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError
 from xbench.family import Family, MixedBuilder, NoOptions, Row
 from xbench.paper import STUDY_CITATION
-from xbench.sources import TABLE_SUFFIXES, existing_path, read_table, validate_mc_row
+from xbench.sources import TABLE_SUFFIXES, existing_path, load_hub_dataset, read_table, validate_mc_row
 
 HUB_SOURCE = "cais/mmlu"
 SAMPLE = "sample"
@@ -52,12 +52,8 @@ def load_source(source: str | None, splits: tuple[str, ...] = SPLITS, options: N
 
 
 def _load_hub(splits: tuple[str, ...]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    try:
-        return {split: (f"{HUB_SOURCE}:{split}", datasets.load_dataset(HUB_SOURCE, "all", split=split).to_list()) for split in splits}
-    except Exception as err:  # network, auth, missing cache: all mean "could not fetch"
-        raise XbenchError(
-            f"could not load {HUB_SOURCE} from the Hugging Face Hub ({type(err).__name__}); check the network or pass --source PATH with local test/dev files"
-        ) from None
+    remedy = "check the network or pass --source PATH with local test/dev files"
+    return {split: (f"{HUB_SOURCE}:{split}", load_hub_dataset(HUB_SOURCE, "all", split, remedy=remedy).to_list()) for split in splits}
 
 
 def _load_local(path: Path, splits: tuple[str, ...]) -> dict[str, tuple[str, list[dict[str, Any]]]]:

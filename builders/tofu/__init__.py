@@ -13,12 +13,12 @@ from typing import Any
 
 import datasets
 
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError
 from xbench.family import CellTranslator, Family, Lookup, MixedBuilder, Request, Row, plan_formats
 from xbench.formats import ConfigSpec, check_config_name
 from xbench.languages import SOURCE_LANGUAGE
 from xbench.paper import STUDY_CITATION
-from xbench.sources import existing_path, read_table
+from xbench.sources import existing_path, load_hub_dataset, read_table
 
 HUB_SOURCE = "locuslab/TOFU"
 DEFAULT_SUBSET = "forget10_perturbed"  # the subset the study evaluates (paraphrased questions); matches --help
@@ -121,10 +121,7 @@ def column_types(rows: list[Row], where: str) -> dict[str, Any]:
 def load_source(source: str | None, splits: tuple[str, ...] = (SPLIT,), options: TofuOptions = TofuOptions(), seed: int = 0) -> dict[str, list[Row]]:
     subset = options.source_config or DEFAULT_SUBSET
     if source is None:
-        try:
-            records = datasets.load_dataset(HUB_SOURCE, subset, split=SPLIT).to_list()
-        except Exception as err:
-            raise XbenchError(f"could not load {HUB_SOURCE} ({subset}) from the Hub ({type(err).__name__}); pass --source FILE") from None
+        records = load_hub_dataset(HUB_SOURCE, subset, SPLIT, remedy="pass --source FILE").to_list()
         where = f"{HUB_SOURCE}:{subset}"
     else:
         path = existing_path(source)

@@ -53,7 +53,7 @@ def parse_data(data: str) -> tuple[str, str | None]:
 
 def read_corpus(data: str, *, split: str = "train", text_column: str | None = None) -> Corpus:
     """The training rows of a build, read from its own files (a rebuilt folder is never served from a cache)."""
-    from xbench.runner.data import available_configs, read_rows
+    from xbench.built_dataset import available_configs, read_rows
 
     folder, config = parse_data(data)
     if not Path(folder).is_dir():

@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xbench import built_dataset
+from xbench.built_dataset import MULTIPLE_CHOICE, ConfigMetadata, available_configs, load_split
 from xbench.device import launcher_device
 from xbench.errors import InputError, XbenchError
 from xbench.formats import check_config_name
-from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
+from xbench.languages import SOURCE_LANGUAGE
 from xbench.quiet import silence_libraries
 from xbench.runner import prompts, protocols
-from xbench.runner.data import available_configs
-from xbench.runner.data import load_split as _load_split
 from xbench.runner.diagnostics import answer_flags
 from xbench.runner.distributed import all_gather, barrier, current_shard
 from xbench.runner.model import LoadedModel, load_model, require_torch
@@ -43,35 +43,8 @@ if TYPE_CHECKING:
 PREFIX_CHUNK = 32  # questions between two flushes of samples.jsonl with the prefix cache (batch 1)
 
 
-def config_language(config: str) -> str:
-    """``fr_gt_option`` -> fr, ``de`` -> de, ``mixup`` / ``en`` -> en."""
-    head = config.split("_")[0]
-    return head if head in LANGUAGES else SOURCE_LANGUAGE
-
-
-def row_kind(row: dict[str, Any]) -> str:
-    """mmlu (has a subject), hp (HP-Quiz: has an entity), tofu (no choices: generation) or generic."""
-    if "choices" not in row:
-        return "tofu"
-    if row.get("subject"):
-        return "mmlu"
-    return "hp" if "entity" in row else "generic"
-
-
-def _header_sentence(row: dict[str, Any], config: str, protocol: str) -> str:
-    kind = row_kind(row)
-    if kind == "mmlu":
-        return prompts.mmlu_header_sentence(row["subject"], protocol)
-    if kind == "hp":
-        from xbench.builders.hp_quiz import instruction_header
-
-        lang = config_language(config)
-        return protocols.hp_instruction(lang, instruction_header(lang), protocol)
-    return prompts.GENERIC_HEADER
-
-
-def _header(row: dict[str, Any], config: str, settings: PromptSettings) -> str:
-    sentence = _header_sentence(row, config, settings.protocol)
+def _header(row: dict[str, Any], metadata: ConfigMetadata, settings: PromptSettings) -> str:
+    sentence = prompts.header_sentence(row, metadata, settings.protocol)
     if settings.instruction == STUDY_TRANSLATE_INSTRUCTION:
         return f"{sentence} {protocols.TRANSLATE_INSTRUCTION}\n\n"
     return prompts.header(sentence, settings.instruction)
@@ -145,19 +118,21 @@ def evaluate(
     run = run.checked()
     check_out_folder(Path(out))
     labels, configs = run.labels, _configs(dataset, run)
-    selected = {config: _select(_load_split(dataset, config, run.split), run.subjects, run.limit, config) for config in configs}
+    selected = {config: _select(load_split(dataset, config, run.split), run.subjects, run.limit, config) for config in configs}
+    card = built_dataset.read_card(dataset)
+    described = {config: card.config(config, rows[0]) for config, rows in selected.items()}
     if run.protocol == protocols.STUDY:
-        _require_paraphrased_questions(dataset, run.split, selected, available_configs(dataset))
+        _require_paraphrased_questions(dataset, run.split, selected, described, available_configs(dataset))
     if api is not None:
         loaded, scorer = _api_backend(model, dataclasses.replace(api, protocol=run.protocol), labels, run.strategy, run.demos)
         batch = 1  # the backend's pool sends a subject's questions concurrently
     else:
-        kind = row_kind(selected[configs[0]][0])
+        rules = protocols.study_rules(described[configs[0]].family)
         loaded = (
             model
             if isinstance(model, LoadedModel)
             else load_model(
-                model, dtype=dtype, device=launcher_device() or device, device_map=device_map, tokenizer=tokenizer, kind=kind, protocol=run.protocol
+                model, dtype=dtype, device=launcher_device() or device, device_map=device_map, tokenizer=tokenizer, kind=rules, protocol=run.protocol
             )
         )
         scorer = McScorer(
@@ -173,8 +148,9 @@ def evaluate(
     provenance = dataset_provenance(dataset)
     results = []
     for config, rows in selected.items():
-        if "choices" in rows[0] or api is not None:
-            result = _evaluate_config(scorer, loaded, dataset, config, rows, run, batch, Path(out), resume, progress, log_samples)
+        metadata = described[config]
+        if metadata.kind == MULTIPLE_CHOICE or api is not None:
+            result = _evaluate_config(scorer, loaded, dataset, config, metadata, rows, run, batch, Path(out), resume, progress, log_samples)
         else:
             result = _evaluate_generation(loaded, dataset, config, rows, run, Path(out), resume, progress)
         results.append(record_provenance(result, provenance, Path(out) / config, rewrite=current_shard().is_main))
@@ -207,27 +183,31 @@ def plan_api_requests(model: str, dataset: str, api: ApiOptions, run: EvalSettin
     run = run.checked()
     configs = _configs(dataset, run)
     _, scorer = _api_backend(model, dataclasses.replace(api, protocol=run.protocol), run.labels, run.strategy, run.demos, check=False)
+    card = built_dataset.read_card(dataset)
     planned: list[PlannedRequest] = []
     for config in configs:
-        rows = _select(_load_split(dataset, config, run.split), run.subjects, run.limit, config)
-        _require_choices(rows, config)
-        texts = _config_texts(dataset, config, _group_by_subject(rows), run.prompt, run.labels)
+        rows = _select(load_split(dataset, config, run.split), run.subjects, run.limit, config)
+        metadata = card.config(config, rows[0])
+        _require_multiple_choice(metadata, config)
+        texts = _config_texts(dataset, config, metadata, _group_by_subject(rows), run.prompt, run.labels)
         planned.extend(scorer.plan(config, list(texts), list(texts.values())))
     return planned
 
 
-def _require_choices(rows: list[dict[str, Any]], config: str) -> None:
-    if "choices" not in rows[0]:
-        raise InputError(f"{config}: a generation dataset (TOFU); the API backend scores multiple-choice configs, use the local backend")
+def _require_multiple_choice(metadata: ConfigMetadata, config: str) -> None:
+    if metadata.kind != MULTIPLE_CHOICE:
+        raise InputError(f"{config}: a {metadata.kind} config; the API backend scores multiple-choice configs, use the local backend")
 
 
 PARAPHRASED = "paraphrased_question"
 
 
-def _require_paraphrased_questions(dataset: str, split: str, selected: dict[str, list[dict[str, Any]]], known: list[str]) -> None:
+def _require_paraphrased_questions(
+    dataset: str, split: str, selected: dict[str, list[dict[str, Any]]], described: dict[str, ConfigMetadata], known: list[str]
+) -> None:
     """The study evaluates TOFU on its paraphrased questions: a generation config without them is bad input."""
     for config, rows in selected.items():
-        if "choices" in rows[0] or PARAPHRASED in rows[0]:
+        if described[config].kind == MULTIPLE_CHOICE or PARAPHRASED in rows[0]:
             continue
         having = [c for c in known if c in selected and PARAPHRASED in selected[c][0]]
         having += [c for c in known if c not in selected and PARAPHRASED in _peek(dataset, c, split)]
@@ -241,7 +221,7 @@ def _require_paraphrased_questions(dataset: str, split: str, selected: dict[str,
 
 def _peek(dataset: str, config: str, split: str) -> dict[str, Any]:
     try:
-        rows = _load_split(dataset, config, split)
+        rows = load_split(dataset, config, split)
     except XbenchError:
         return {}
     return rows[0] if rows else {}
@@ -365,7 +345,9 @@ def _batch_size(batch_size: int | str, device: str) -> int:
     return size
 
 
-def _evaluate_config(scorer, loaded, dataset, config, rows, run: EvalSettings, batch, out, resume, progress, log_samples=False) -> RunResult:
+def _evaluate_config(
+    scorer, loaded, dataset, config, metadata: ConfigMetadata, rows, run: EvalSettings, batch, out, resume, progress, log_samples=False
+) -> RunResult:
     """Score one config; under torchrun each rank scores its shard and rank 0 writes the merged files.
 
     Samples are appended to the log as each chunk is scored; results.json is written last, so a
@@ -373,10 +355,10 @@ def _evaluate_config(scorer, loaded, dataset, config, rows, run: EvalSettings, b
     """
     shard = current_shard()
     settings, labels, split = run.prompt, run.labels, run.split
-    _require_choices(rows, config)
+    _require_multiple_choice(metadata, config)
     mine = shard.take(rows)
     groups = _group_by_subject(mine)
-    texts = _config_texts(dataset, config, groups, settings, labels, scorer.tokenizer)
+    texts = _config_texts(dataset, config, metadata, groups, settings, labels, scorer.tokenizer)
     dataset_hash, key = run_identity(loaded, dataset, config, split, settings)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
@@ -448,7 +430,7 @@ def _finish(folder: Path, samples: list[Any], result: RunResult, shard) -> None:
     barrier(shard)
 
 
-def _config_texts(dataset, config, groups, settings, labels, tokenizer=None) -> dict[str, str]:
+def _config_texts(dataset, config, metadata, groups, settings, labels, tokenizer=None) -> dict[str, str]:
     """{row id: prompt} for the rows of each subject group."""
     demo_rows = _demo_rows(dataset, config, settings) if settings.shots else {}
     texts: dict[str, str] = {}
@@ -456,13 +438,13 @@ def _config_texts(dataset, config, groups, settings, labels, tokenizer=None) -> 
         demos = demo_rows.get(subject, [])[: settings.shots]
         if settings.shots and len(demos) < settings.shots:
             raise InputError(f"--shots {settings.shots}: the dev split has only {len(demos)} rows for subject {subject!r}")
-        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, config, settings, labels, tokenizer)))
+        texts.update(zip((r["id"] for r in group), _prompt_texts(group, demos, metadata, settings, labels, tokenizer)))
     return texts
 
 
-def _prompt_texts(rows, demos, config, settings, labels, tokenizer=None) -> list[str]:
+def _prompt_texts(rows, demos, metadata: ConfigMetadata, settings, labels, tokenizer=None) -> list[str]:
     """The prompts of one subject's rows under ``settings`` (protocol rules: :mod:`xbench.runner.protocols`)."""
-    header = _header(rows[0], config, settings)
+    header = _header(rows[0], metadata, settings)
     if settings.demos == "translate" and settings.protocol == protocols.STUDY:
         prefix = header + "".join(prompts.study_translate_demo(mixed, english, labels) for mixed, english in demos)
         texts = [prefix + prompts.study_translate_query(r["question"], r["choices"], labels) for r in rows]
@@ -470,7 +452,7 @@ def _prompt_texts(rows, demos, config, settings, labels, tokenizer=None) -> list
         prefix = header + "".join(prompts.translate_demo(mixed, english, labels) for mixed, english in demos)
         texts = [prefix + prompts.translate_query(r["question"], r["choices"], labels) for r in rows]
     else:
-        cue = protocols.answer_cue(row_kind(rows[0]), settings.protocol)
+        cue = protocols.answer_cue(protocols.study_rules(metadata.family), settings.protocol)
         prefix = header + prompts.demo_block(demos, labels)
         texts = [prefix + prompts.format_example(r["question"], r["choices"], labels, cue=cue) for r in rows]
     if settings.chat_template or settings.system_prompt:
@@ -539,6 +521,6 @@ def _demo_rows(dataset: str, config: str, settings: PromptSettings) -> dict[str,
 
 def _dev_split(dataset: str, config: str, settings: PromptSettings) -> list[dict[str, Any]]:
     try:
-        return _load_split(dataset, config, "dev")
+        return load_split(dataset, config, "dev")
     except (InputError, XbenchError):
         raise InputError(f"--shots {settings.shots}: {dataset} config {config!r} has no dev split for demos") from None

@@ -22,14 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from xbench import built_dataset
+from xbench.built_dataset import MULTIPLE_CHOICE, available_configs, load_split
 from xbench.errors import InputError, XbenchError
-from xbench.runner import data, prompts, protocols
-from xbench.runner.evaluate import (
-    _header_sentence,
-    _load_split,
-    available_configs,
-    row_kind,
-)
+from xbench.runner import prompts, protocols
 
 
 def _slug(text: str) -> str:
@@ -87,13 +83,15 @@ def export_lm_eval(
             raise InputError(
                 f"{dataset} config {config!r}: no test split (splits: {', '.join(names)}); lm-eval export covers the multiple-choice families (mmlu_mixup, hp_quiz)"
             )
-    loaded = {config: _load_split(dataset, config, "test") for config in configs}
-    for config, rows in loaded.items():
-        if "choices" not in rows[0]:
-            raise InputError(f"{dataset} config {config!r}: not multiple choice (no 'choices' column); lm-eval export covers mmlu_mixup and hp_quiz")
+    loaded = {config: load_split(dataset, config, "test") for config in configs}
+    card = built_dataset.read_card(dataset)
+    described = {config: card.config(config, rows[0]) for config, rows in loaded.items()}
+    for config, metadata in described.items():
+        if metadata.kind != MULTIPLE_CHOICE:
+            raise InputError(f"{dataset} config {config!r}: not multiple choice (a {metadata.kind} config); lm-eval export covers mmlu_mixup and hp_quiz")
     if protocol == protocols.STUDY:
-        for config, rows in loaded.items():
-            if row_kind(rows[0]) not in ("mmlu", "generic"):
+        for config, metadata in described.items():
+            if protocols.study_rules(metadata.family) not in (protocols.MMLU, protocols.GENERIC):
                 raise InputError(
                     f"--protocol study: {config} is not MMLU-style; lm-eval moves the study's trailing space after 'Answer: ' into the answer, "
                     "so export it with --protocol harness or score it with xbench eval"
@@ -127,7 +125,7 @@ def export_lm_eval(
                 "task": f"{group}_{_slug(subject)}" if subject else f"{group}_all",
                 "dataset_path": location,
                 "dataset_name": config,
-                "description": prompts.header(_header_sentence(example, config, protocol), instruction),
+                "description": prompts.header(prompts.header_sentence(example, described[config], protocol), instruction),
                 **template,
                 **fewshot,
             }
@@ -147,8 +145,8 @@ def export_lm_eval(
 def _split_names(dataset: str, config: str) -> list[str]:
     import datasets
 
-    if data.is_local(dataset):
-        return list(data.data_files(dataset, config))
+    if built_dataset.is_local(dataset):
+        return list(built_dataset.data_files(dataset, config))
     try:
         return datasets.get_dataset_split_names(dataset, config)
     except Exception as err:

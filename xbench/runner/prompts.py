@@ -10,8 +10,10 @@ cue, translate-then-answer), the rule and its official source are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from xbench.built_dataset import ConfigMetadata
 from xbench.errors import InputError
 from xbench.runner import protocols
 
@@ -46,6 +48,21 @@ def header(sentence: str, instruction: str = "none") -> str:
 
 def mmlu_header_sentence(subject: str, protocol: str) -> str:
     return MMLU_HEADER.format(subject=protocols.subject_words(subject, protocol))
+
+
+def header_sentence(row: Mapping[str, Any], metadata: ConfigMetadata, protocol: str) -> str:
+    """The header sentence of a group of rows (``row``: one of them) of a config its card describes by ``metadata``.
+
+    The config's own header in its language (HP-Quiz's, or the study's sentence for it), else the
+    MMLU header naming the rows' subject, else the generic one.
+    """
+    if metadata.header is not None:
+        if protocols.study_rules(metadata.family) == protocols.HP:
+            return protocols.hp_instruction(metadata.language, metadata.header, protocol)
+        return metadata.header
+    if row.get("subject"):
+        return mmlu_header_sentence(row["subject"], protocol)
+    return GENERIC_HEADER
 
 
 def question_block(question: str, choices: Sequence[str], ids: Sequence[str]) -> str:

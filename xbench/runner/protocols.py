@@ -83,6 +83,10 @@ HARNESS = "harness"
 PROTOCOLS = (STUDY, HARNESS)
 DEFAULT_PROTOCOL = STUDY
 
+# Which of the study's rules apply to a dataset, by the family its card names (anything else: generic).
+MMLU, HP, TOFU, GENERIC = "mmlu", "hp", "tofu", "generic"
+FAMILY_RULES = {"mmlu_mixup": MMLU, "hp_quiz": HP, "tofu": TOFU}
+
 # CKB HP/evaluate.py ``instructions``, word for word.
 STUDY_HP_INSTRUCTIONS = {
     "de": "Im Folgenden finden Sie Multiple-Choice-Fragen (mit Antworten) zu Harry Potter.",
@@ -117,9 +121,14 @@ def hp_instruction(lang: str, native: str, protocol: str) -> str:
     return STUDY_HP_INSTRUCTIONS.get(lang, native) if protocol == STUDY else native
 
 
-def answer_cue(kind: str, protocol: str) -> str:
+def study_rules(family: str | None) -> str:
+    """The rules (mmlu, hp, tofu or generic) for a build of ``family``, as its card names it."""
+    return FAMILY_RULES.get(family or "", GENERIC)
+
+
+def answer_cue(rules: str, protocol: str) -> str:
     """What a question block ends with: HP/evaluate.py leaves a trailing space after ``Answer:``."""
-    return "\nAnswer: " if protocol == STUDY and kind == "hp" else "\nAnswer:"
+    return "\nAnswer: " if protocol == STUDY and rules == HP else "\nAnswer:"
 
 
 def study_option_token(tokenizer, label: str) -> int:
@@ -201,9 +210,9 @@ def tofu_template_name(name: str, model_type: str | None) -> str:
 
 
 def auto_dtype(kind: str, device: str, protocol: str, bf16_supported: bool) -> str:
-    """``--dtype auto``: study follows the official code on GPU; CPU keeps float32."""
+    """``--dtype auto``: study follows the official code on GPU (``kind``: the study rules); CPU keeps float32."""
     if not device.startswith("cuda"):
         return "float32"
     if protocol == STUDY:
-        return "float16" if kind == "mmlu" else "bfloat16"
+        return "float16" if kind == MMLU else "bfloat16"
     return "bfloat16" if bf16_supported else "float32"

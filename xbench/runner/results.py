@@ -90,7 +90,7 @@ class RunResult:
     dtype: str = ""
     device: str = ""
     tokenizer: str | None = None  # --tokenizer, when not the model's own
-    dataset_hash: str | None = None  # data.content_hash() of the local files read; None for a Hub id
+    dataset_hash: str | None = None  # built_dataset.content_hash() of the local files read; None for a Hub id
     run_key: str = ""
     build_signature: str | None = None  # of the scored build (its build_report.json): family, translator chain, seed, version
     flags: list[str] = field(default_factory=list)  # e.g. accuracy at chance, one letter for almost every answer

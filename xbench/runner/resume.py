@@ -15,9 +15,8 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from xbench import __version__
+from xbench import __version__, built_dataset
 from xbench.languages import SOURCE_LANGUAGE
-from xbench.runner import data
 from xbench.runner.model import LoadedModel, model_fingerprint
 from xbench.runner.results import SAMPLES_FILE, PromptSettings, Sample, read_samples, replace_text, sample_line
 
@@ -25,7 +24,7 @@ from xbench.runner.results import SAMPLES_FILE, PromptSettings, Sample, read_sam
 def run_identity(loaded: LoadedModel, dataset: str, config: str, split: str, settings: PromptSettings) -> tuple[str | None, str]:
     """(content hash of the local files read, resume key): a sample is reused only under the same key."""
     read = [config] + ([SOURCE_LANGUAGE] if settings.shots and settings.demos in ("english", "translate") else [])
-    dataset_hash = data.content_hash(dataset, read) if data.is_local(dataset) else None
+    dataset_hash = built_dataset.content_hash(dataset, read) if built_dataset.is_local(dataset) else None
     key = resume_key(model=model_fingerprint(loaded), prompt=settings, dataset=dataset_hash or dataset, config=config, split=split, xbench=__version__)
     return dataset_hash, key
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from xbench.errors import InputError
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
-from xbench.runner.evaluate import config_language
 from xbench.runner.report import split_config
 from xbench.runner.results import RESULTS_FILE, SAMPLES_FILE, load_results
 from xbench.study import stats
@@ -102,9 +101,15 @@ def language_and_format(config: str) -> tuple[str, str]:
     if config.startswith("mixup"):
         return SOURCE_LANGUAGE, "mixup"
     tail = config.rsplit("_", 1)[-1]
-    if config_language(config) == SOURCE_LANGUAGE and tail in LANGUAGES:  # TOFU: <subset>_<lang>
+    if _config_language(config) == SOURCE_LANGUAGE and tail in LANGUAGES:  # TOFU: <subset>_<lang>
         return tail, SOURCE_LANGUAGE if tail == SOURCE_LANGUAGE else "full"
-    return config_language(config), split_config(config)[1]
+    return _config_language(config), split_config(config)[1]
+
+
+def _config_language(config: str) -> str:
+    """``fr_gt_option`` -> fr, ``de`` -> de, ``mixup`` / ``en`` -> en."""
+    head = config.split("_")[0]
+    return head if head in LANGUAGES else SOURCE_LANGUAGE
 
 
 def is_english_reference(config: str) -> bool:

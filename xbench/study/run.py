@@ -256,6 +256,7 @@ def _eval(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     import inspect
 
     from xbench.runner.evaluate import evaluate
+    from xbench.runner.protocols import study_rules
 
     settings = resolve(step.settings, plan, out)
     model, dataset, configs = settings.pop("model"), settings.pop("dataset"), settings.pop("configs")
@@ -268,14 +269,11 @@ def _eval(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
         settings["subjects"] = [settings["subjects"]]
     if "device_map" not in settings:
         family = plan.step(step.settings["dataset"].removeprefix("@step:")).settings["dataset"]
-        model = _loaded(
-            model, settings.pop("dtype", "auto"), settings.pop("tokenizer", None), FAMILY_KIND.get(family, "generic"), settings.get("protocol", "study")
-        )
+        model = _loaded(model, settings.pop("dtype", "auto"), settings.pop("tokenizer", None), study_rules(family), settings.get("protocol", "study"))
     results = evaluate(model, dataset, out=out / step.out, configs=configs, resume=resume, **settings)
     return {"questions": sum(r.n_samples for r in results)}
 
 
-FAMILY_KIND = {"mmlu_mixup": "mmlu", "hp_quiz": "hp", "tofu": "tofu"}  # the runner's row kinds: they pick the study's precision
 _LOADED: dict[tuple, Any] = {}
 
 

@@ -1,4 +1,8 @@
-"""The rows ``xbench eval`` scores: a local folder read from its own files, a Hub id through ``datasets``.
+"""A built dataset, as eval, fine-tuning and the audit read it: a local folder or a Hub id.
+
+Its configs, the rows of a config's split, the content hash of the files read, and what its
+card says of each config (the ``xbench:`` block of the README front matter: family, kind,
+prompt language, cell languages, header).
 
 A local folder never goes through the shared ``datasets`` cache: its key for a local folder
 does not change when the folder's files do, so a rebuilt folder (or another folder of the same
@@ -12,13 +16,21 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xbench.errors import InputError, XbenchError
+import yaml
 
-REQUIRED_COLUMNS = ("question", "answer")  # with "choices": multiple choice; without: generation
+from xbench.errors import InputError, XbenchError
+from xbench.languages import SOURCE_LANGUAGE
+from xbench.sources import load_hub_dataset
+
+REQUIRED_COLUMNS = ("question", "answer")
+CARD_FILE = "README.md"
+MULTIPLE_CHOICE, GENERATION, TEXT = "multiple_choice", "generation", "text"
+KINDS = (MULTIPLE_CHOICE, GENERATION, TEXT)
 
 
 def is_local(dataset: str) -> bool:
@@ -114,12 +126,96 @@ def _load_with_throwaway_cache(folder: str, config: str, split: str) -> list[dic
 
 
 def _load_hub(dataset: str, config: str, split: str) -> list[dict[str, Any]]:
-    import datasets
+    return load_hub_dataset(dataset, config, split, remedy="check the path, the network or HF_TOKEN").to_list()
+
+
+@dataclass(frozen=True)
+class ConfigMetadata:
+    """What the card says of one config; ``family`` None: not built by xbench, read as generic multiple choice."""
+
+    family: str | None
+    kind: str  # multiple_choice, generation or text
+    language: str  # the prompt language (header, instructions)
+    languages: tuple[str, ...]  # every language in the config's cells, source first
+    header: str | None = None  # the family's header sentence in ``language``, where it has one per language
+
+
+@dataclass(frozen=True)
+class CardMetadata:
+    """The ``xbench:`` block of a dataset's card: its family and each config's metadata."""
+
+    dataset: str
+    family: str | None
+    configs: Mapping[str, ConfigMetadata]
+
+    def config(self, name: str, row: Mapping[str, Any]) -> ConfigMetadata:
+        """The metadata of config ``name``; without any (not an xbench build, or an older one), ``row``
+        (one of its rows) decides: generic multiple choice if it has choices, else refused."""
+        if name in self.configs:
+            return self.configs[name]
+        if "choices" in row:
+            return ConfigMetadata(family=None, kind=MULTIPLE_CHOICE, language=SOURCE_LANGUAGE, languages=())
+        raise InputError(f"{self.dataset} config {name!r}: no xbench metadata in its card; rebuild it with this xbench")
+
+
+def read_card(dataset: str, revision: str | None = None) -> CardMetadata:
+    """The card metadata of a build folder (its README.md) or a Hub dataset (its card at ``revision``)."""
+    text = _local_card(Path(dataset)) if is_local(dataset) else _hub_card(dataset, revision)
+    block = _front_matter(text, dataset).get("xbench") if text else None
+    if block is None:
+        return CardMetadata(dataset, None, {})
+    return _parse_block(block, dataset)
+
+
+def _local_card(folder: Path) -> str | None:
+    try:
+        return (folder / CARD_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{folder / CARD_FILE}: cannot read ({type(err).__name__})") from None
+
+
+def _hub_card(repo: str, revision: str | None) -> str | None:
+    from huggingface_hub import errors, hf_hub_download
 
     try:
-        rows = datasets.load_dataset(dataset, config, split=split)
-    except ValueError as err:
-        raise InputError(f"{dataset}: config {config!r} split {split!r}: {str(err).splitlines()[0][:200]}") from None
+        path = hf_hub_download(repo, CARD_FILE, repo_type="dataset", revision=revision)
+    except errors.RemoteEntryNotFoundError:  # a dataset without a card
+        return None
     except Exception as err:
-        raise XbenchError(f"could not load {dataset} ({type(err).__name__}); check the path, the network or HF_TOKEN") from None
-    return rows.to_list()
+        raise XbenchError(f"could not read the card of {repo} ({type(err).__name__}); check the network or HF_TOKEN") from None
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _front_matter(text: str, dataset: str) -> dict[str, Any]:
+    """The YAML between the card's opening ``---`` and the next one; {} for a card without."""
+    if not text.startswith("---"):
+        return {}
+    head, closed, _ = text[3:].partition("\n---")
+    if not closed:
+        return {}
+    try:
+        found = yaml.safe_load(head)
+    except yaml.YAMLError as err:
+        raise InputError(f"{dataset}: {CARD_FILE}: invalid YAML front matter ({str(err).splitlines()[0][:200]})") from None
+    return found if isinstance(found, dict) else {}
+
+
+def _parse_block(block: Any, dataset: str) -> CardMetadata:
+    where = f"{dataset}: {CARD_FILE}: xbench"
+    if not isinstance(block, dict) or not isinstance(block.get("family"), str) or not isinstance(block.get("configs"), dict):
+        raise InputError(f"{where}: expected a family name and a configs mapping")
+    configs = {}
+    for name, entry in block["configs"].items():
+        if not isinstance(entry, dict) or entry.get("kind") not in KINDS or not isinstance(entry.get("language"), str):
+            raise InputError(f"{where}: config {name!r}: expected a kind ({', '.join(KINDS)}) and a language")
+        header = entry.get("header")
+        configs[str(name)] = ConfigMetadata(
+            family=block["family"],
+            kind=entry["kind"],
+            language=entry["language"],
+            languages=tuple(entry.get("languages") or ()),
+            header=header if isinstance(header, str) else None,
+        )
+    return CardMetadata(dataset, block["family"], configs)
