@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("rouge_score")
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 

@@ -171,7 +171,7 @@ def test_lm_eval_runs_the_quiz_export_and_agrees_with_xbench_eval(quiz_build, tm
 
 
 def test_generation_and_text_families_are_refused_with_one_line(tmp_path):
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     tofu = tmp_path / "tofu"
     xbench.build(

@@ -4,8 +4,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import MMLU_DEV, MMLU_TEST, FakeEngine, write_jsonl
 from datasets import get_dataset_config_names, load_dataset
+from helpers import MMLU_DEV, MMLU_TEST, FakeEngine, write_jsonl
 
 import xbench
 from xbench.errors import InputError, TranslationFailed

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from runner_fixtures import (
     byte_level_tokenizer,
     save_tiny_model,

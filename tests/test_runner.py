@@ -225,7 +225,7 @@ def test_translate_demos_generate_greedily_then_answer(loaded, mmlu_dir, tmp_pat
 
 
 def test_dataset_without_the_needed_columns_exits_2(model_dir, tmp_path):
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     folder = write_jsonl(tmp_path / "plain" / "test.jsonl", [{"question": "Q?", "label": 1}]).parent
     result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])

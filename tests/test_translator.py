@@ -1,7 +1,7 @@
 import math
 
 import pytest
-from conftest import FakeEngine
+from helpers import FakeEngine
 
 from xbench.errors import InputError, TranslationFailed
 from xbench.translation import (

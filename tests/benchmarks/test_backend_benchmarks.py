@@ -20,8 +20,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import real_mmlu
 from fake_openai import FakeOpenAI
+from helpers import real_mmlu
 from mt_fixtures import save_tiny_nllb
 
 from xbench.api_client import ApiClient

@@ -19,7 +19,7 @@ from xbench.building import _segments_for
 from xbench.formats import parse_formats, plan_configs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import real_mmlu
+from helpers import real_mmlu
 
 MMLU = real_mmlu()
 ALL_LANGS = "fr,de,es,it,ms,da,fi,no,bn,am,ru,zh,he,ar,hi"

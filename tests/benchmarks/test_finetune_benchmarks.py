@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import real_mmlu
+from helpers import real_mmlu
 
 MMLU = real_mmlu()
 STEPS, BLOCK = 10, 64

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import real_mmlu
+from helpers import real_mmlu
 
 MMLU = real_mmlu()
 SUBJECTS = ["abstract_algebra", "high_school_geography", "world_religions", "college_medicine", "moral_scenarios"]
