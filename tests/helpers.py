@@ -19,6 +19,18 @@ def real_mmlu() -> Path:
     return next((c for c in candidates if c.is_file()), candidates[0])
 
 
+def sized(full, small):
+    """``full`` unless $XBENCH_BENCH_SIZE is ``small``: the benchmarks' size knob.
+
+    ``full`` (the default) gives the measurements the README reports; ``small`` runs every
+    benchmark once on small inputs, so that CI can check them all within minutes.
+    """
+    size = os.environ.get("XBENCH_BENCH_SIZE", "full")
+    if size not in ("full", "small"):
+        raise ValueError(f"XBENCH_BENCH_SIZE={size!r}: choose full or small")
+    return full if size == "full" else small
+
+
 class FakeEngine:
     """Translates ``text`` to ``<fr>text``; records every request; can fail on demand.
 
