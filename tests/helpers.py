@@ -6,6 +6,7 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 from xbench.errors import SegmentError, TransientEngineError
 
@@ -19,7 +20,10 @@ def real_mmlu() -> Path:
     return next((c for c in candidates if c.is_file()), candidates[0])
 
 
-def sized(full, small):
+T = TypeVar("T")
+
+
+def sized(full: T, small: T) -> T:
     """``full`` unless $XBENCH_BENCH_SIZE is ``small``: the benchmarks' size knob.
 
     ``full`` (the default) gives the measurements the README reports; ``small`` runs every
