@@ -1,7 +1,12 @@
-"""A tiny random Llama-style model and tokenizers trained offline in seconds (never downloaded)."""
+"""A tiny random Llama-style model and tokenizers trained offline in seconds (never downloaded).
+
+Each tokenizer is trained once per test session and shared: callers never change it (they change a copy.deepcopy of it).
+The saved model and its loaded form are the session fixtures ``tiny_model_dir`` and ``tiny_model`` (conftest.py).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -23,6 +28,7 @@ def training_text() -> list[str]:
     return lines
 
 
+@functools.cache
 def byte_level_tokenizer(vocab_size: int = 600):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -35,7 +41,8 @@ def byte_level_tokenizer(vocab_size: int = 600):
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 
 
-def sentencepiece_style_tokenizer(vocab_size: int = 600, split_digits_from_space: bool = False):
+@functools.cache
+def sentencepiece_style_tokenizer(vocab_size: int = 600):
     """Metaspace (``▁``) pre-tokenisation as SentencePiece/Llama tokenizers do, with a BOS token."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast

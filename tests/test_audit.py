@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from runner_fixtures import save_tiny_model
 from typer.testing import CliRunner
 
 import xbench
@@ -77,11 +76,10 @@ def test_cli_audits_a_built_quiz_and_writes_json(tmp_path, cache_path):
     assert all(r["n"] == 300 for r in records)
 
 
-def test_cli_model_on_options_alone(tmp_path, cache_path):
+def test_cli_model_on_options_alone(tiny_model_dir, tmp_path, cache_path):
     out = tmp_path / "hp"
     xbench.build("hp_quiz", out=out, cache=cache_path, langs="fr")
-    model = save_tiny_model(tmp_path / "tiny")
-    result = runner.invoke(app, ["audit", str(out), "--model", str(model), "--no-question", "--device", "cpu", "--json", str(tmp_path / "a.json")])
+    result = runner.invoke(app, ["audit", str(out), "--model", str(tiny_model_dir), "--no-question", "--device", "cpu", "--json", str(tmp_path / "a.json")])
     assert result.exit_code == 0, result.output
     record = next(r for r in json.loads((tmp_path / "a.json").read_text()) if r["name"] == "model_no_question")
     assert record["n"] == 300 and record["decided"] == 300

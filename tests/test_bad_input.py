@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import MMLU_TEST, write_jsonl
+from helpers import MMLU_TEST, write_jsonl
 from typer.testing import CliRunner
 
 from xbench.cli import app

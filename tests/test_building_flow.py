@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_jsonl
+from helpers import write_jsonl
 from test_tofu import PERTURBED
 from test_wikitext_mixed import WIKI
 from typer.testing import CliRunner

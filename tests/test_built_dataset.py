@@ -3,7 +3,7 @@
 
 import datasets
 import pytest
-from conftest import MMLU_TEST, write_jsonl, write_xbench_card
+from helpers import MMLU_TEST, write_jsonl, write_xbench_card
 
 import xbench
 from xbench.builders.hp_quiz import instruction_header

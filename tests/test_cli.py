@@ -4,7 +4,7 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import MMLU_TEST, write_jsonl
+from helpers import MMLU_TEST, write_jsonl
 from typer.testing import CliRunner
 
 import xbench
@@ -124,7 +124,7 @@ def test_failed_translation_exits_1_with_next_steps(tmp_path, mmlu_source, cache
 
 
 def test_translations_import_export_and_memory_build(tmp_path, mmlu_source, cache_path):
-    from conftest import FakeEngine
+    from helpers import FakeEngine
 
     from xbench.building import build
 

@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import write_jsonl, write_xbench_card
-from runner_fixtures import byte_level_tokenizer, save_tiny_model, tiny_llama
+from helpers import write_jsonl, write_xbench_card
+from runner_fixtures import byte_level_tokenizer, tiny_llama
 from typer.testing import CliRunner
 
 import xbench
@@ -25,23 +25,6 @@ from xbench.runner.evaluate import evaluate
 from xbench.runner.model import load_model
 from xbench.runner.results import PromptSettings
 from xbench.runner.resume import resume_key
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
-
-
-@pytest.fixture(scope="module")
-def loaded(model_dir):
-    return load_model(str(model_dir), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def mmlu_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("built") / "mmlu"
-    xbench.build("mmlu_mixup", out=out, source="sample", translator="pseudo", langs="fr", formats="full", cache=out.parent / "c.sqlite")
-    return out
 
 
 def _samples(run, config):
@@ -57,12 +40,12 @@ def _sha256sum_listing(folder, config):
 # --- item 0: a local build is read from its own files ------------------------------------------
 
 
-def test_rebuild_in_place_then_eval_scores_the_new_rows(loaded, tmp_path):
+def test_rebuild_in_place_then_eval_scores_the_new_rows(tiny_model, tmp_path):
     hp = tmp_path / "hp"
     xbench.build("hp_quiz", out=hp, langs="fr", cache=tmp_path / "c.sqlite")  # the published French quiz
-    first = evaluate(loaded, str(hp), out=tmp_path / "run1", configs=["fr"], limit=4)[0]
+    first = evaluate(tiny_model, str(hp), out=tmp_path / "run1", configs=["fr"], limit=4)[0]
     xbench.build("hp_quiz", out=hp, langs="fr", translator="pseudo", cache=tmp_path / "c.sqlite")  # same folder, new rows
-    second = evaluate(loaded, str(hp), out=tmp_path / "run2", configs=["fr"], limit=4)[0]
+    second = evaluate(tiny_model, str(hp), out=tmp_path / "run2", configs=["fr"], limit=4)[0]
 
     assert first.dataset_hash != second.dataset_hash == _sha256sum_listing(hp, "fr")
     assert first.signature != second.signature and f"|data:{second.dataset_hash[:12]}|" in second.signature
@@ -72,18 +55,18 @@ def test_rebuild_in_place_then_eval_scores_the_new_rows(loaded, tmp_path):
     fresh = tmp_path / "elsewhere" / "never_seen"
     fresh.parent.mkdir()
     os.rename(hp, fresh)
-    evaluate(loaded, str(fresh), out=tmp_path / "run3", configs=["fr"], limit=4)
+    evaluate(tiny_model, str(fresh), out=tmp_path / "run3", configs=["fr"], limit=4)
     assert _samples(tmp_path / "run3", "fr") == new
     assert built_dataset.load_split(str(fresh), "fr", "test")[0]["question"].startswith("[fr] ")
 
 
-def test_two_folders_of_the_same_name_are_not_confused(loaded, tmp_path):
+def test_two_folders_of_the_same_name_are_not_confused(tiny_model, tmp_path):
     published, pseudo = tmp_path / "a" / "hp", tmp_path / "b" / "hp"
     published.parent.mkdir(), pseudo.parent.mkdir()
     xbench.build("hp_quiz", out=published, langs="fr", cache=tmp_path / "c.sqlite")
     xbench.build("hp_quiz", out=pseudo, langs="fr", translator="pseudo", cache=tmp_path / "c.sqlite")
-    one = evaluate(loaded, str(published), out=tmp_path / "run_a", configs=["fr"], limit=3)[0]
-    two = evaluate(loaded, str(pseudo), out=tmp_path / "run_b", configs=["fr"], limit=3)[0]
+    one = evaluate(tiny_model, str(published), out=tmp_path / "run_a", configs=["fr"], limit=3)[0]
+    two = evaluate(tiny_model, str(pseudo), out=tmp_path / "run_b", configs=["fr"], limit=3)[0]
     assert one.dataset_hash == _sha256sum_listing(published, "fr") and two.dataset_hash == _sha256sum_listing(pseudo, "fr")
     assert one.dataset_hash != two.dataset_hash
     hashes = [{s["prompt_hash"] for s in _samples(tmp_path / run, "fr")} for run in ("run_a", "run_b")]
@@ -91,11 +74,11 @@ def test_two_folders_of_the_same_name_are_not_confused(loaded, tmp_path):
     assert built_dataset.load_split(str(published), "fr", "test")[0]["question"] == "De quelle couleur sont les cheveux de Harry Potter ?"
 
 
-def test_demos_from_english_put_the_en_files_in_the_hash(loaded, mmlu_dir, tmp_path):
-    zero = evaluate(loaded, str(mmlu_dir), out=tmp_path / "zero", configs=["fr_full"], limit=2)[0]
-    two = evaluate(loaded, str(mmlu_dir), out=tmp_path / "two", configs=["fr_full"], limit=2, shots=2)[0]
-    assert zero.dataset_hash == built_dataset.content_hash(mmlu_dir, ["fr_full"]) == _sha256sum_listing(mmlu_dir, "fr_full")
-    assert two.dataset_hash == built_dataset.content_hash(mmlu_dir, ["fr_full", "en"]) != zero.dataset_hash
+def test_demos_from_english_put_the_en_files_in_the_hash(tiny_model, sample_mmlu_dir, tmp_path):
+    zero = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "zero", configs=["fr_full"], limit=2)[0]
+    two = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "two", configs=["fr_full"], limit=2, shots=2)[0]
+    assert zero.dataset_hash == built_dataset.content_hash(sample_mmlu_dir, ["fr_full"]) == _sha256sum_listing(sample_mmlu_dir, "fr_full")
+    assert two.dataset_hash == built_dataset.content_hash(sample_mmlu_dir, ["fr_full", "en"]) != zero.dataset_hash
 
 
 # --- item 4: resume only what was scored under identical conditions ---------------------------
@@ -122,10 +105,10 @@ def test_resume_key_changes_with_every_prompt_setting():
     ],
     ids=["strategy", "dtype"],
 )
-def test_resume_rescores_samples_made_under_other_conditions(model_dir, mmlu_dir, tmp_path, first, second):
+def test_resume_rescores_samples_made_under_other_conditions(tiny_model_dir, sample_mmlu_dir, tmp_path, first, second):
     def run(out, settings, resume=False):
-        model = load_model(str(model_dir), device="cpu", dtype=settings.get("dtype", "float32"))
-        return evaluate(model, str(mmlu_dir), out=out, configs=["en"], limit=6, strategy=settings.get("strategy", "maxprob"), resume=resume)[0]
+        model = load_model(str(tiny_model_dir), device="cpu", dtype=settings.get("dtype", "float32"))
+        return evaluate(model, str(sample_mmlu_dir), out=out, configs=["en"], limit=6, strategy=settings.get("strategy", "maxprob"), resume=resume)[0]
 
     before = run(tmp_path / "run", first)
     resumed = run(tmp_path / "run", second, resume=True)
@@ -135,33 +118,33 @@ def test_resume_rescores_samples_made_under_other_conditions(model_dir, mmlu_dir
     assert resumed.metrics == fresh.metrics
 
 
-def test_weights_saved_again_into_the_same_folder_are_another_model(mmlu_dir, tmp_path):
+def test_weights_saved_again_into_the_same_folder_are_another_model(sample_mmlu_dir, tmp_path):
     folder = tmp_path / "model"
     tokenizer = byte_level_tokenizer()
     tiny_llama(tokenizer, seed=0).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    before = evaluate(load_model(str(folder), device="cpu"), str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6)[0]
+    before = evaluate(load_model(str(folder), device="cpu"), str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6)[0]
     tiny_llama(tokenizer, seed=1).save_pretrained(folder)  # fine-tuned in place, same name, no revision
-    resumed = evaluate(load_model(str(folder), device="cpu"), str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, resume=True)[0]
-    fresh = evaluate(load_model(str(folder), device="cpu"), str(mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=6)[0]
+    resumed = evaluate(load_model(str(folder), device="cpu"), str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, resume=True)[0]
+    fresh = evaluate(load_model(str(folder), device="cpu"), str(sample_mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=6)[0]
     assert resumed.run_key == fresh.run_key != before.run_key
     assert (tmp_path / "run" / "en" / "samples.jsonl").read_text() == (tmp_path / "fresh" / "en" / "samples.jsonl").read_text()
 
 
-def test_resume_keeps_samples_of_the_same_run_and_extends_them(loaded, mmlu_dir, tmp_path, monkeypatch):
-    evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=5)
+def test_resume_keeps_samples_of_the_same_run_and_extends_them(tiny_model, sample_mmlu_dir, tmp_path, monkeypatch):
+    evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=5)
     scored = []
-    original = type(loaded.model).forward
+    original = type(tiny_model.model).forward
 
     @functools.wraps(original)
     def counting_forward(self, *args, **kwargs):
         scored.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(type(loaded.model), "forward", counting_forward)
-    resumed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=12, resume=True)[0]
+    monkeypatch.setattr(type(tiny_model.model), "forward", counting_forward)
+    resumed = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=12, resume=True)[0]
     monkeypatch.undo()
-    full = evaluate(loaded, str(mmlu_dir), out=tmp_path / "full", configs=["en"], limit=12)[0]
+    full = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "full", configs=["en"], limit=12)[0]
     assert resumed.metrics == full.metrics
     assert (tmp_path / "run" / "en" / "samples.jsonl").read_text() == (tmp_path / "full" / "en" / "samples.jsonl").read_text()
     assert 0 < len(scored) <= 7 + 2  # the 7 new questions and a shared-prefix pass per subject touched
@@ -191,8 +174,8 @@ CRASHING_EVAL = textwrap.dedent(
 
 
 @pytest.mark.slow  # a subprocess importing torch and transformers
-def test_kill_9_mid_eval_then_resume_gives_the_uninterrupted_run(model_dir, mmlu_dir, tmp_path):
-    args = ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--configs", "en", "--shots", "1", "--quiet"]
+def test_kill_9_mid_eval_then_resume_gives_the_uninterrupted_run(tiny_model_dir, sample_mmlu_dir, tmp_path):
+    args = ["eval", "--model", str(tiny_model_dir), "--dataset", str(sample_mmlu_dir), "--configs", "en", "--shots", "1", "--quiet"]
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "KILL_AT_FORWARD": "25", "TMPDIR": str(scratch)}  # 4 subjects of 10: one prefix pass + 10 each
@@ -217,9 +200,9 @@ def test_kill_9_mid_eval_then_resume_gives_the_uninterrupted_run(model_dir, mmlu
 
 
 @pytest.fixture(scope="module")
-def results_file(loaded, mmlu_dir, tmp_path_factory):
+def results_file(tiny_model, sample_mmlu_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    evaluate(loaded, str(mmlu_dir), out=run, configs=["en"], limit=2)
+    evaluate(tiny_model, str(sample_mmlu_dir), out=run, configs=["en"], limit=2)
     return run / "en" / "results.json"
 
 
@@ -246,13 +229,13 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(("line", "code", "message"), BAD_INPUT, ids=[f"{i}-{line.split()[0]}" for i, (line, _, _) in enumerate(BAD_INPUT)])
-def test_bad_input_is_one_line_and_writes_nothing(model_dir, mmlu_dir, results_file, tmp_path, line, code, message):
+def test_bad_input_is_one_line_and_writes_nothing(tiny_model_dir, sample_mmlu_dir, results_file, tmp_path, line, code, message):
     (tmp_path / "plain.txt").write_text("")
     (tmp_path / "latin1.jsonl").write_bytes('{"generation": "café", "reference": "café"}\n'.encode("latin-1"))
     (tmp_path / "good.jsonl").write_text('{"generation": "a b", "reference": "a b"}\n')
     values = {
-        "model": model_dir,
-        "dataset": mmlu_dir,
+        "model": tiny_model_dir,
+        "dataset": sample_mmlu_dir,
         "out": tmp_path / "out",
         "file": tmp_path / "plain.txt",
         "latin1": tmp_path / "latin1.jsonl",
@@ -279,13 +262,13 @@ def test_report_plots_without_matplotlib_says_what_to_install(results_file, tmp_
     assert not (tmp_path / "plots").exists()
 
 
-def test_a_crash_mid_config_loses_at_most_the_chunk_being_scored(loaded, mmlu_dir, tmp_path, monkeypatch):
+def test_a_crash_mid_config_loses_at_most_the_chunk_being_scored(tiny_model, sample_mmlu_dir, tmp_path, monkeypatch):
     """In-process twin of the kill -9 test: samples are flushed per chunk, results.json only at the end."""
 
     class Crash(Exception):
         pass
 
-    original, calls = type(loaded.model).forward, []
+    original, calls = type(tiny_model.model).forward, []
 
     @functools.wraps(original)
     def crashing_forward(self, *args, **kwargs):
@@ -294,32 +277,32 @@ def test_a_crash_mid_config_loses_at_most_the_chunk_being_scored(loaded, mmlu_di
             raise Crash
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(type(loaded.model), "forward", crashing_forward)
+    monkeypatch.setattr(type(tiny_model.model), "forward", crashing_forward)
     with pytest.raises(Crash):
-        evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], shots=1)
+        evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], shots=1)
     monkeypatch.undo()
     config = tmp_path / "run" / "en"
     assert len(config.joinpath("samples.jsonl").read_text().splitlines()) == 20 and not (config / "results.json").exists()
-    resumed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], shots=1, resume=True)[0]
-    full = evaluate(loaded, str(mmlu_dir), out=tmp_path / "full", configs=["en"], shots=1)[0]
+    resumed = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], shots=1, resume=True)[0]
+    full = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "full", configs=["en"], shots=1)[0]
     assert resumed.metrics == full.metrics and resumed.run_key == full.run_key
     assert (config / "samples.jsonl").read_bytes() == (tmp_path / "full" / "en" / "samples.jsonl").read_bytes()
     assert sorted(p.name for p in config.iterdir()) == ["results.json", "samples.jsonl"]
 
 
-def test_ctrl_c_during_eval_says_how_to_resume(model_dir, mmlu_dir, tmp_path, monkeypatch):
+def test_ctrl_c_during_eval_says_how_to_resume(tiny_model_dir, sample_mmlu_dir, tmp_path, monkeypatch):
     import xbench.runner.evaluate as evaluate_module
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(evaluate_module, "evaluate", interrupted)
-    result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--out", str(tmp_path / "run"), "--quiet"])
+    result = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--dataset", str(sample_mmlu_dir), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.exit_code == 130
     assert "run the same command with --resume to continue" in " ".join(result.output.split())
 
 
-def test_generation_runs_write_each_answer_and_resume(loaded, tmp_path, monkeypatch):
+def test_generation_runs_write_each_answer_and_resume(tiny_model, tmp_path, monkeypatch):
     """TOFU-style configs: an answer is written as soon as it is generated; --resume continues after a crash."""
     rows = [{"id": f"q{i}", "question": f"Who wrote book {i}?", "answer": f"Author number {i} wrote it."} for i in range(5)]
     folder = write_jsonl(tmp_path / "tofu_like" / "test.jsonl", rows).parent
@@ -328,7 +311,7 @@ def test_generation_runs_write_each_answer_and_resume(loaded, tmp_path, monkeypa
     class Crash(Exception):
         pass
 
-    original, calls = type(loaded.model).generate, []
+    original, calls = type(tiny_model.model).generate, []
 
     @functools.wraps(original)
     def crashing_generate(self, *args, **kwargs):
@@ -337,18 +320,18 @@ def test_generation_runs_write_each_answer_and_resume(loaded, tmp_path, monkeypa
             raise Crash
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(type(loaded.model), "generate", crashing_generate)
+    monkeypatch.setattr(type(tiny_model.model), "generate", crashing_generate)
     with pytest.raises(Crash):
-        evaluate(loaded, str(folder), out=tmp_path / "run", max_new_tokens=6, protocol="harness")
+        evaluate(tiny_model, str(folder), out=tmp_path / "run", max_new_tokens=6, protocol="harness")
     monkeypatch.undo()
     config = tmp_path / "run" / "default"
     assert [json.loads(line)["id"] for line in (config / "samples.jsonl").read_text().splitlines()] == ["q0", "q1", "q2"]
     assert not (config / "results.json").exists()
-    resumed = evaluate(loaded, str(folder), out=tmp_path / "run", max_new_tokens=6, resume=True, protocol="harness")[0]
-    full = evaluate(loaded, str(folder), out=tmp_path / "full", max_new_tokens=6, protocol="harness")[0]
+    resumed = evaluate(tiny_model, str(folder), out=tmp_path / "run", max_new_tokens=6, resume=True, protocol="harness")[0]
+    full = evaluate(tiny_model, str(folder), out=tmp_path / "full", max_new_tokens=6, protocol="harness")[0]
     listing = f"{hashlib.sha256((folder / 'test.jsonl').read_bytes()).hexdigest()}  test.jsonl\n"
     assert resumed.metrics == full.metrics and resumed.dataset_hash == hashlib.sha256(listing.encode()).hexdigest()
     assert (config / "samples.jsonl").read_bytes() == (tmp_path / "full" / "default" / "samples.jsonl").read_bytes()
-    changed = evaluate(loaded, str(folder), out=tmp_path / "run", max_new_tokens=7, resume=True, protocol="harness")[0]  # another budget: all rescored
+    changed = evaluate(tiny_model, str(folder), out=tmp_path / "run", max_new_tokens=7, resume=True, protocol="harness")[0]  # another budget: all rescored
     assert changed.run_key != full.run_key
     assert {json.loads(line)["run_key"] for line in (config / "samples.jsonl").read_text().splitlines()} == {changed.run_key}

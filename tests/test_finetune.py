@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer
 from typer.testing import CliRunner
 

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("rouge_score")
 
-from conftest import write_jsonl, write_xbench_card
+from helpers import write_jsonl, write_xbench_card
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
@@ -62,18 +62,16 @@ def test_score_tofu_bad_file_exits_2(tmp_path):
     assert result.exit_code == 2 and "bad.jsonl: line 1: needs string fields 'generation' and 'reference'" in result.output
 
 
-def test_eval_generates_greedily_and_scores_rouge(tmp_path):
+def test_eval_generates_greedily_and_scores_rouge(tiny_model_dir, tmp_path):
     pytest.importorskip("torch")
-    from runner_fixtures import save_tiny_model
 
     from xbench.runner.evaluate import evaluate
 
-    model = save_tiny_model(tmp_path / "model")
     folder = tmp_path / "tofu_like"
     write_jsonl(folder / "test.jsonl", [{"question": "Who wrote the book?", "answer": "Jane Doe wrote it."}, {"question": "Where?", "answer": "In Paris."}])
     write_xbench_card(folder, "tofu", {"default": {"kind": "generation", "language": "en", "languages": ["en"]}})
-    first = evaluate(str(model), str(folder), out=tmp_path / "run", max_new_tokens=8, device="cpu", protocol="harness")[0]
-    again = evaluate(str(model), str(folder), out=tmp_path / "run2", max_new_tokens=8, device="cpu", protocol="harness")[0]
+    first = evaluate(str(tiny_model_dir), str(folder), out=tmp_path / "run", max_new_tokens=8, device="cpu", protocol="harness")[0]
+    again = evaluate(str(tiny_model_dir), str(folder), out=tmp_path / "run2", max_new_tokens=8, device="cpu", protocol="harness")[0]
     assert first.config == "default" and first.n_samples == 2 and set(first.metrics) == {"rouge1_recall", "rougeL_recall"}
     lines = (tmp_path / "run" / "default" / "samples.jsonl").read_text()
     assert lines == (tmp_path / "run2" / "default" / "samples.jsonl").read_text()  # greedy: deterministic

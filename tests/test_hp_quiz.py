@@ -6,8 +6,8 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_jsonl
 from datasets import get_dataset_config_names, load_dataset
+from helpers import write_jsonl
 
 import xbench
 from xbench.builders.hp_quiz import CURATED_LANGUAGES, bundled_quiz, data_path, instruction_header

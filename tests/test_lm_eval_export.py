@@ -76,19 +76,17 @@ def test_study_export_of_hp_quiz_and_unknown_protocol_exit_2(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["harness", "study"])
-def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_path, protocol):
+def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(tiny_model_dir, sample_build, tmp_path, protocol):
     pytest.importorskip("torch")
     lm_eval = pytest.importorskip("lm_eval")
     from lm_eval.tasks import TaskManager
-    from runner_fixtures import save_tiny_model
 
     from xbench.runner.evaluate import evaluate
 
-    model = save_tiny_model(tmp_path / "model")
     export_lm_eval(str(sample_build), tmp_path / "tasks", configs=["fr_gt_option"], protocol=protocol)
     results = lm_eval.simple_evaluate(
         model="hf",
-        model_args=f"pretrained={model},dtype=float32",
+        model_args=f"pretrained={tiny_model_dir},dtype=float32",
         tasks=["xbench_mmlu_fr_gt_option"],
         num_fewshot=3,
         batch_size=4,
@@ -96,7 +94,7 @@ def test_lm_eval_on_exported_tasks_agrees_with_xbench_eval(sample_build, tmp_pat
         task_manager=TaskManager(include_path=str(tmp_path / "tasks")),
         device="cpu",
     )
-    evaluate(str(model), str(sample_build), out=tmp_path / "run", configs=["fr_gt_option"], shots=3, demos="same", device="cpu", protocol=protocol)
+    evaluate(str(tiny_model_dir), str(sample_build), out=tmp_path / "run", configs=["fr_gt_option"], shots=3, demos="same", device="cpu", protocol=protocol)
     ours = {s["id"]: s for s in map(json.loads, (tmp_path / "run" / "fr_gt_option" / "samples.jsonl").read_text().splitlines())}
     compared = 0
     for task, samples in results["samples"].items():
@@ -149,17 +147,15 @@ def _run_lm_eval(tasks_dir, task, model, shots, limit=None):
 
 
 @pytest.mark.slow
-def test_lm_eval_runs_the_quiz_export_and_agrees_with_xbench_eval(quiz_build, tmp_path):
+def test_lm_eval_runs_the_quiz_export_and_agrees_with_xbench_eval(tiny_model_dir, quiz_build, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("lm_eval")
-    from runner_fixtures import save_tiny_model
 
     from xbench.runner.evaluate import evaluate
 
-    model = save_tiny_model(tmp_path / "model")
     export_lm_eval(str(quiz_build), tmp_path / "tasks", configs=["fr"])
-    results = _run_lm_eval(tmp_path / "tasks", "xbench_hp_quiz_fr", model, shots=0, limit=20)
-    evaluate(str(model), str(quiz_build), out=tmp_path / "run", configs=["fr"], limit=20, device="cpu", protocol="harness")  # the export is harness
+    results = _run_lm_eval(tmp_path / "tasks", "xbench_hp_quiz_fr", tiny_model_dir, shots=0, limit=20)
+    evaluate(str(tiny_model_dir), str(quiz_build), out=tmp_path / "run", configs=["fr"], limit=20, device="cpu", protocol="harness")  # the export is harness
     ours = [json.loads(line) for line in (tmp_path / "run" / "fr" / "samples.jsonl").read_text().splitlines()]
     (samples,) = results["samples"].values()
     assert len(samples) == 20
@@ -171,7 +167,7 @@ def test_lm_eval_runs_the_quiz_export_and_agrees_with_xbench_eval(quiz_build, tm
 
 
 def test_generation_and_text_families_are_refused_with_one_line(tmp_path):
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     tofu = tmp_path / "tofu"
     xbench.build(

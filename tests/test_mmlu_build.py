@@ -4,8 +4,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import MMLU_DEV, MMLU_TEST, FakeEngine, write_jsonl
 from datasets import get_dataset_config_names, load_dataset
+from helpers import MMLU_DEV, MMLU_TEST, FakeEngine, write_jsonl
 
 import xbench
 from xbench.errors import InputError, TranslationFailed
@@ -21,16 +21,21 @@ def parquet_bytes(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.parquet"))}
 
 
-@pytest.fixture
-def built(tmp_path, mmlu_source, cache_path):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One fr,de build of every format, read by several tests; its source and (warm) cache come with it."""
+    root = tmp_path_factory.mktemp("built")
+    source, cache = root / "mmlu_src", root / "cache" / "translations.sqlite"
+    write_jsonl(source / "test.jsonl", MMLU_TEST)
+    write_jsonl(source / "dev.jsonl", MMLU_DEV)
     engine = FakeEngine()
-    out = tmp_path / "mmlu_out"
-    report = run_build(out, mmlu_source, cache_path, engine, langs="fr,de", formats="all")
-    return out, report, engine
+    out = root / "mmlu_out"
+    report = run_build(out, source, cache, engine, langs="fr,de", formats="all")
+    return out, report, engine, source, cache
 
 
 def test_configs_rows_and_card_are_loadable_offline(built):
-    out, report, _ = built
+    out, report, *_ = built
     expected = ["en", *[f"{lang}_{f}" for lang in ("fr", "de") for f in ALL_FORMATS], "mixup"]
     assert list(report.configs) == expected
     assert sorted(get_dataset_config_names(str(out))) == sorted(expected)
@@ -47,7 +52,7 @@ def test_configs_rows_and_card_are_loadable_offline(built):
 
 
 def test_answer_key_subject_and_ids_are_the_same_in_every_config(built):
-    out, report, _ = built
+    out, report, *_ = built
     for config in report.configs:
         table = pq.read_table(out / config / "test-00000-of-00001.parquet").to_pylist()
         assert [r["answer"] for r in table] == [r["answer"] for r in MMLU_TEST]
@@ -65,7 +70,7 @@ def test_answer_key_subject_and_ids_are_the_same_in_every_config(built):
 
 
 def test_each_unique_text_and_target_is_translated_exactly_once(built):
-    _, report, engine = built
+    _, report, engine, *_ = built
     by_target: dict[str, list[str]] = {}
     for texts, _, target in engine.requests:
         by_target.setdefault(target, []).extend(texts)
@@ -78,14 +83,14 @@ def test_each_unique_text_and_target_is_translated_exactly_once(built):
 
 
 def test_multi_line_and_padded_questions_keep_their_whitespace(built):
-    out, _, _ = built
+    out, *_ = built
     rows = pq.read_table(out / "fr_full" / "test-00000-of-00001.parquet").to_pylist()
     assert rows[1]["question"] == "<fr>Passage: a train leaves at noon.\n<fr>When does it leave?"
     assert rows[2]["question"] == "  <fr>Which river flows through Paris? "
 
 
 def test_card_yaml_and_build_report(built):
-    out, _, _ = built
+    out, *_ = built
     card = (out / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(card.split("---\n")[1])
     assert meta["license"] == "mit" and meta["source_datasets"] == ["cais/mmlu"]
@@ -103,8 +108,8 @@ def test_card_yaml_and_build_report(built):
     assert not list(out.rglob("*.py")) and not list(out.parent.glob(".mmlu_out.xbench-*"))
 
 
-def test_same_inputs_seed_and_cache_give_byte_identical_output(built, tmp_path, mmlu_source, cache_path):
-    out, _, _ = built
+def test_same_inputs_seed_and_cache_give_byte_identical_output(built, tmp_path):
+    out, _, _, mmlu_source, cache_path = built
     again = tmp_path / "again"
     run_build(again, mmlu_source, cache_path, FakeEngine(), langs="fr,de", formats="all")
     assert parquet_bytes(again) == parquet_bytes(out)

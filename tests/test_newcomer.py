@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from conftest import write_jsonl
+from helpers import write_jsonl
 from typer.testing import CliRunner
 
 import xbench

@@ -123,14 +123,12 @@ def test_perturbations():
     assert mix_words("The cat", 0.0, ["en", "fr"], rng, lambda w, lang: "x") == "The cat"
 
 
-def test_embed_end_to_end_on_the_tiny_model(tmp_path):
+def test_embed_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    from runner_fixtures import save_tiny_model
 
     from xbench.probes.embed import mean_embedding
 
-    model = save_tiny_model(tmp_path / "model")
     corpus = tmp_path / "wiki.txt"
     corpus.write_text("\n".join(f" The river {i} flows through the old city , and the bridge is {i} metres long . " for i in range(12)) + "\n")
     result = CliRunner().invoke(
@@ -138,7 +136,7 @@ def test_embed_end_to_end_on_the_tiny_model(tmp_path):
         [
             "embed",
             "--model",
-            str(model),
+            str(tiny_model_dir),
             "--source",
             str(corpus),
             "--docs",
@@ -169,7 +167,7 @@ def test_embed_end_to_end_on_the_tiny_model(tmp_path):
     # masked positions do not count: the mean over a mask equals the mean over the kept prefix
     from transformers import AutoModelForCausalLM
 
-    lm = AutoModelForCausalLM.from_pretrained(model).eval()
+    lm = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     ids = [5, 6, 7, 8]
     assert mean_embedding(lm, ids, [1, 1, 0, 0]) == pytest.approx(mean_embedding(lm, ids[:2]), abs=1e-5)
 

@@ -5,7 +5,7 @@ crosslingual-knowledge-barriers: MMLU/dataset/mmlu.py, MMLU/models/hf.py, HP/eva
 few lines each, independently of xbench, and check xbench's predictions are the same.
 """
 
-import functools
+import copy
 import json
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from runner_fixtures import (
     byte_level_tokenizer,
     save_tiny_model,
@@ -35,8 +35,6 @@ from xbench.runner.results import PromptSettings, load_results
 from xbench.runner.scoring import McScorer, option_tokens, resolve_option_tokens
 
 SAMPLE = load_source("sample", ("test", "dev"))
-byte_level_tokenizer = functools.cache(byte_level_tokenizer)  # trained once for this module; never mutated here
-sentencepiece_style_tokenizer = functools.cache(sentencepiece_style_tokenizer)
 ROW = {"question": "Q?", "choices": ["w", "x", "y", "z"], "answer": 2, "subject": "high_school_geography"}
 DEMOS = [{"question": "D1?", "choices": ["a", "b", "c", "d"], "answer": 1}, {"question": "D2?", "choices": ["e", "f", "g", "h"], "answer": 3}]
 BLOCK = "Q?\nA. w\nB. x\nC. y\nD. z\nAnswer:"
@@ -155,7 +153,7 @@ def test_tofu_template_auto_follows_the_architecture():
 
 
 def chat_tokenizer():
-    tokenizer = byte_level_tokenizer.__wrapped__()
+    tokenizer = copy.deepcopy(byte_level_tokenizer())
     tokenizer.chat_template = (
         "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
     )
@@ -278,13 +276,6 @@ def samples(folder):
     return {s["id"]: s for s in map(json.loads, (folder / "samples.jsonl").read_text().splitlines())}
 
 
-@pytest.fixture(scope="module")
-def mmlu_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("protocols") / "mmlu"
-    xbench.build("mmlu_mixup", out=out, source="sample", translator="pseudo", langs="fr", formats="full", cache=out.parent / "c.sqlite")
-    return out
-
-
 @pytest.fixture(scope="module", params=["byte-level", "sentencepiece"])
 def tiny(request):
     tokenizer = byte_level_tokenizer() if request.param == "byte-level" else sentencepiece_style_tokenizer()
@@ -300,14 +291,14 @@ def tiny(request):
         ("fr_full", 5, 1),
     ],
 )
-def test_study_mmlu_predictions_equal_the_official_rules(tiny, mmlu_build, tmp_path, config, shots, intervention):
+def test_study_mmlu_predictions_equal_the_official_rules(tiny, sample_mmlu_dir, tmp_path, config, shots, intervention):
     instruction = {-1: "none", 1: "aware1"}[intervention]
-    evaluate(tiny, str(mmlu_build), out=tmp_path, configs=[config], shots=shots, instruction=instruction, protocol="study")
+    evaluate(tiny, str(sample_mmlu_dir), out=tmp_path, configs=[config], shots=shots, instruction=instruction, protocol="study")
     ours = samples(tmp_path / config)
     from datasets import load_dataset
 
-    test = load_dataset(str(mmlu_build), config, split="test").to_list()
-    dev = load_dataset(str(mmlu_build), "en", split="dev").to_list()  # English demos
+    test = load_dataset(str(sample_mmlu_dir), config, split="test").to_list()
+    dev = load_dataset(str(sample_mmlu_dir), "en", split="dev").to_list()  # English demos
     agree = []
     for row in test:
         demos = [d for d in dev if d["subject"] == row["subject"]][:shots]
@@ -318,11 +309,11 @@ def test_study_mmlu_predictions_equal_the_official_rules(tiny, mmlu_build, tmp_p
     assert len({s["prediction"] for s in ours.values()}) > 1
 
 
-def test_harness_and_study_predictions_differ_on_a_byte_level_tokenizer(mmlu_build, tmp_path):
+def test_harness_and_study_predictions_differ_on_a_byte_level_tokenizer(sample_mmlu_dir, tmp_path):
     tokenizer = byte_level_tokenizer()
     loaded = LoadedModel(tiny_llama(tokenizer), tokenizer, "tiny", None, "cpu", "float32")
-    evaluate(loaded, str(mmlu_build), out=tmp_path / "s", configs=["en"], protocol="study")
-    evaluate(loaded, str(mmlu_build), out=tmp_path / "h", configs=["en"], protocol="harness")
+    evaluate(loaded, str(sample_mmlu_dir), out=tmp_path / "s", configs=["en"], protocol="study")
+    evaluate(loaded, str(sample_mmlu_dir), out=tmp_path / "h", configs=["en"], protocol="harness")
     study, harness = samples(tmp_path / "s" / "en"), samples(tmp_path / "h" / "en")
     assert any(study[i]["prediction"] != harness[i]["prediction"] for i in study)
 
@@ -362,9 +353,8 @@ def test_study_hp_quiz_predictions_equal_the_official_rules(tiny, tmp_path, cach
 # --- runs: results, resume, TOFU, CLI -------------------------------------------------------------
 
 
-def test_results_record_protocol_dtype_and_signature(mmlu_build, tmp_path):
-    model = save_tiny_model(tmp_path / "model")
-    result = evaluate(str(model), str(mmlu_build), out=tmp_path / "run", configs=["en"], limit=3, device="cpu", protocol="harness")[0]
+def test_results_record_protocol_dtype_and_signature(tiny_model_dir, sample_mmlu_dir, tmp_path):
+    result = evaluate(str(tiny_model_dir), str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=3, device="cpu", protocol="harness")[0]
     on_disk = load_results(tmp_path / "run" / "en" / "results.json")
     assert on_disk.prompt.protocol == "harness" and on_disk.dtype == "float32" and on_disk.tokenizer is None
     assert result.signature == (
@@ -374,7 +364,7 @@ def test_results_record_protocol_dtype_and_signature(mmlu_build, tmp_path):
     chat = settings("study", chat_template=True, system_prompt="Be brief.")
     from xbench.runner.results import eval_signature
 
-    assert eval_signature(str(mmlu_build), "en", chat).endswith(
+    assert eval_signature(str(sample_mmlu_dir), "en", chat).endswith(
         "|protocol:study|chat:1|sys:" + __import__("hashlib").sha256(b"Be brief.").hexdigest()[:8] + "|v:0.1.0"
     )
     old = json.loads((tmp_path / "run" / "en" / "results.json").read_text())
@@ -384,28 +374,30 @@ def test_results_record_protocol_dtype_and_signature(mmlu_build, tmp_path):
     assert RunResult.from_dict(old).prompt.protocol == "harness"  # runs from before protocols were harness runs
 
 
-def test_resume_rescores_when_the_protocol_changes(mmlu_build, tmp_path):
+def test_resume_rescores_when_the_protocol_changes(sample_mmlu_dir, tmp_path):
     tokenizer = sentencepiece_style_tokenizer()  # same prompt text under both protocols for this header-less check
     loaded = LoadedModel(tiny_llama(tokenizer), tokenizer, "tiny", None, "cpu", "float32")
-    evaluate(loaded, str(mmlu_build), out=tmp_path / "run", configs=["en"], limit=4, protocol="harness")
+    evaluate(loaded, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=4, protocol="harness")
     first = samples(tmp_path / "run" / "en")
-    evaluate(loaded, str(mmlu_build), out=tmp_path / "run", configs=["en"], limit=4, protocol="study", resume=True)
+    evaluate(loaded, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=4, protocol="study", resume=True)
     again = samples(tmp_path / "run" / "en")
     assert all(again[i]["run_key"] != first[i]["run_key"] for i in first)
-    evaluate(loaded, str(mmlu_build), out=tmp_path / "fresh", configs=["en"], limit=4, protocol="study")
+    evaluate(loaded, str(sample_mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=4, protocol="study")
     assert (tmp_path / "run" / "en" / "samples.jsonl").read_text() == (tmp_path / "fresh" / "en" / "samples.jsonl").read_text()
 
 
-def test_study_translate_then_answer_generates_then_reads_the_letter(mmlu_build, tmp_path):
+def test_study_translate_then_answer_generates_then_reads_the_letter(sample_mmlu_dir, tmp_path):
     tokenizer = byte_level_tokenizer()
     loaded = LoadedModel(tiny_llama(tokenizer), tokenizer, "tiny", None, "cpu", "float32")
-    result = evaluate(loaded, str(mmlu_build), out=tmp_path, configs=["fr_full"], shots=2, demos="translate", limit=3, max_new_tokens=12, protocol="study")[0]
+    result = evaluate(
+        loaded, str(sample_mmlu_dir), out=tmp_path, configs=["fr_full"], shots=2, demos="translate", limit=3, max_new_tokens=12, protocol="study"
+    )[0]
     assert result.prompt.instruction == "aware2" and "|demos:translate|ids:ABCD|instr:aware2|" in result.signature
     for sample in samples(tmp_path / "fr_full").values():
         assert sample["prediction"] == protocols.read_written_answer(sample["generation"], "ABCD")
         assert sample["probs"] == [] and sample["correct"] == (sample["prediction"] == sample["target"])
     with pytest.raises(InputError, match="translate-then-answer has its own instruction"):
-        evaluate(loaded, str(mmlu_build), out=tmp_path, configs=["fr_full"], shots=2, demos="translate", instruction="aware1", protocol="study")
+        evaluate(loaded, str(sample_mmlu_dir), out=tmp_path, configs=["fr_full"], shots=2, demos="translate", instruction="aware1", protocol="study")
 
 
 PERTURBED = [
@@ -449,15 +441,14 @@ def run_cli(*args):
     return result.exit_code, " ".join(result.output.split())
 
 
-def test_cli_tofu_without_paraphrased_questions_exits_2_naming_the_subsets(tmp_path):
-    model = save_tiny_model(tmp_path / "model")
+def test_cli_tofu_without_paraphrased_questions_exits_2_naming_the_subsets(tiny_model_dir, tmp_path):
     plain = tofu_build(tmp_path, [{k: r[k] for k in ("question", "answer")} for r in PERTURBED], "full")
-    code, output = run_cli("--model", str(model), "--dataset", str(plain), "--configs", "full_fr", "--split", "train", "--out", str(tmp_path / "run"))
+    code, output = run_cli("--model", str(tiny_model_dir), "--dataset", str(plain), "--configs", "full_fr", "--split", "train", "--out", str(tmp_path / "run"))
     assert code == 2 and "full_fr: no paraphrased_question column" in output and "forget01/05/10_perturbed" in output
     assert not (tmp_path / "run").exists()
     code, output = run_cli(
         "--model",
-        str(model),
+        str(tiny_model_dir),
         "--dataset",
         str(plain),
         "--configs",
@@ -483,14 +474,15 @@ def test_cli_tofu_without_paraphrased_questions_exits_2_naming_the_subsets(tmp_p
         (["--apply-chat-template"], "--apply-chat-template: this tokenizer has no chat template"),
     ],
 )
-def test_cli_bad_protocol_template_or_tokenizer_exits_2(mmlu_build, tmp_path, extra, message):
-    model = save_tiny_model(tmp_path / "model")
-    code, output = run_cli("--model", str(model), "--dataset", str(mmlu_build), "--configs", "en", "--limit", "2", "--out", str(tmp_path / "run"), *extra)
+def test_cli_bad_protocol_template_or_tokenizer_exits_2(tiny_model_dir, sample_mmlu_dir, tmp_path, extra, message):
+    code, output = run_cli(
+        "--model", str(tiny_model_dir), "--dataset", str(sample_mmlu_dir), "--configs", "en", "--limit", "2", "--out", str(tmp_path / "run"), *extra
+    )
     assert code == 2 and message in output
     assert output.count("error:") == 1
 
 
-def test_cli_tokenizer_from_elsewhere(mmlu_build, tmp_path):
+def test_cli_tokenizer_from_elsewhere(sample_mmlu_dir, tmp_path):
     model = save_tiny_model(tmp_path / "model")
     tokenizer_dir = tmp_path / "tok"
     byte_level_tokenizer().save_pretrained(tokenizer_dir)
@@ -500,7 +492,7 @@ def test_cli_tokenizer_from_elsewhere(mmlu_build, tmp_path):
         "--model",
         str(model),
         "--dataset",
-        str(mmlu_build),
+        str(sample_mmlu_dir),
         "--configs",
         "en",
         "--limit",

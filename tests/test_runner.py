@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer, tiny_llama
+from runner_fixtures import byte_level_tokenizer, sentencepiece_style_tokenizer, tiny_llama
 from typer.testing import CliRunner
 
 import xbench
@@ -17,28 +17,10 @@ from xbench.cli import app
 from xbench.errors import InputError
 from xbench.runner import prompts
 from xbench.runner.evaluate import evaluate
-from xbench.runner.model import load_model
 from xbench.runner.results import load_results
 from xbench.runner.scoring import McScorer, resolve_option_tokens
 
 SAMPLE = load_source("sample", ("test", "dev"))
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
-
-
-@pytest.fixture(scope="session")
-def loaded(model_dir):
-    return load_model(str(model_dir), device="cpu")
-
-
-@pytest.fixture(scope="session")
-def mmlu_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("built") / "mmlu"
-    xbench.build("mmlu_mixup", out=out, source="sample", translator="pseudo", langs="fr", formats="full,gt_option", cache=out.parent / "c.sqlite")
-    return out
 
 
 def test_mmlu_prompt_zero_and_two_shot_exact():
@@ -120,11 +102,11 @@ def test_first_token_strategy_counts_only_option_ids():
         assert scored.prediction == expected
 
 
-def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
-    results = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en", "fr_gt_option"], shots=2)
+def test_eval_writes_results_and_samples(tiny_model, sample_mmlu_dir, tmp_path):
+    results = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en", "fr_gt_option"], shots=2)
     en = load_results(tmp_path / "run" / "en" / "results.json")
     # the data hash is sha256sum's listing of the config's files, hashed (demos come from en itself here)
-    listing = "".join(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  en/{f.name}\n" for f in sorted((mmlu_dir / "en").iterdir()))
+    listing = "".join(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  en/{f.name}\n" for f in sorted((sample_mmlu_dir / "en").iterdir()))
     assert en.dataset_hash == hashlib.sha256(listing.encode()).hexdigest()
     assert en.signature == (
         f"xbench:mmlu|cfg:en|data:{en.dataset_hash[:12]}|build:mmlu_mixup/pseudo/seed:0/v:0.1.0"
@@ -151,35 +133,48 @@ def test_eval_writes_results_and_samples(loaded, mmlu_dir, tmp_path):
     assert results[1].config == "fr_gt_option" and abs(sum(samples[0]["probs"]) - 1) < 1e-5
 
 
-def test_resume_after_a_crash_gives_the_same_results(loaded, mmlu_dir, tmp_path):
-    full = evaluate(loaded, str(mmlu_dir), out=tmp_path / "full", configs=["en"])[0]
+def test_resume_after_a_crash_gives_the_same_results(tiny_model, sample_mmlu_dir, tmp_path):
+    full = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "full", configs=["en"])[0]
     lines = (tmp_path / "full" / "en" / "samples.jsonl").read_text().splitlines()
     crashed = tmp_path / "crashed" / "en"
     crashed.mkdir(parents=True)
     (crashed / "samples.jsonl").write_text("\n".join(lines[:13]) + "\n" + lines[13][:25])  # cut mid-line
-    resumed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "crashed", configs=["en"], resume=True)[0]
+    resumed = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "crashed", configs=["en"], resume=True)[0]
     assert resumed.metrics == full.metrics
     assert (crashed / "samples.jsonl").read_text().splitlines() == lines
 
 
-def test_hp_quiz_uses_the_native_header(loaded, tmp_path, monkeypatch):
+def test_hp_quiz_uses_the_native_header(tiny_model, tmp_path, monkeypatch):
     out = tmp_path / "hp"
     xbench.build("hp_quiz", out=out, cache=tmp_path / "c.sqlite", langs="fr")
     seen = []
     original = McScorer.iter_group
     monkeypatch.setattr(McScorer, "iter_group", lambda self, texts: seen.extend(texts) or original(self, texts))
-    evaluate(loaded, str(out), out=tmp_path / "run", configs=["fr"], limit=3, protocol="harness")
+    evaluate(tiny_model, str(out), out=tmp_path / "run", configs=["fr"], limit=3, protocol="harness")
     assert seen[0] == "Voici des questions à choix multiples (avec leurs réponses) sur Harry Potter.\n\n" + (
         "De quelle couleur sont les cheveux de Harry Potter ?\nA. Noir\nB. Brun\nC. Roux\nD. Blond\nAnswer:"
     )
 
 
-def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):
+def test_cli_eval_and_report(tiny_model_dir, sample_mmlu_dir, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
     result = runner.invoke(
         app,
-        ["eval", "--model", str(model_dir), "--dataset", str(mmlu_dir), "--configs", "en,fr_full,fr_gt_option", "--limit", "8", "--out", str(run), "--quiet"],
+        [
+            "eval",
+            "--model",
+            str(tiny_model_dir),
+            "--dataset",
+            str(sample_mmlu_dir),
+            "--configs",
+            "en,fr_full,fr_gt_option",
+            "--limit",
+            "8",
+            "--out",
+            str(run),
+            "--quiet",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "fr_gt_option" in result.output and "acc" in result.output
@@ -198,8 +193,8 @@ def test_cli_eval_and_report(model_dir, mmlu_dir, tmp_path):
         ({"--shots": "9"}, "the dev split has only 5 rows"),
     ],
 )
-def test_cli_bad_input_exits_2(model_dir, mmlu_dir, tmp_path, override, message):
-    options = {"--model": str(model_dir), "--dataset": str(mmlu_dir), "--out": str(tmp_path / "run"), "--configs": "en", **override}
+def test_cli_bad_input_exits_2(tiny_model_dir, sample_mmlu_dir, tmp_path, override, message):
+    options = {"--model": str(tiny_model_dir), "--dataset": str(sample_mmlu_dir), "--out": str(tmp_path / "run"), "--configs": "en", **override}
     result = CliRunner().invoke(app, ["eval", *[part for pair in options.items() for part in pair], "--quiet"])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
@@ -212,47 +207,57 @@ def test_translate_then_answer_prompt_exact():
     assert prompts.translate_query("[de] R?", ["w", "x", "y", "z"], "ABCD") == "[de] R?\nA. w\nB. x\nC. y\nD. z\nEnglish:"
 
 
-def test_translate_demos_generate_greedily_then_answer(loaded, mmlu_dir, tmp_path):
-    first = evaluate(loaded, str(mmlu_dir), out=tmp_path / "a", configs=["fr_full"], shots=2, demos="translate", limit=4, protocol="harness")[0]
-    again = evaluate(loaded, str(mmlu_dir), out=tmp_path / "b", configs=["fr_full"], shots=2, demos="translate", limit=4, protocol="harness")[0]
+def test_translate_demos_generate_greedily_then_answer(tiny_model, sample_mmlu_dir, tmp_path):
+    first = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "a", configs=["fr_full"], shots=2, demos="translate", limit=4, protocol="harness")[0]
+    again = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "b", configs=["fr_full"], shots=2, demos="translate", limit=4, protocol="harness")[0]
     samples = [json.loads(line) for line in (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 4 and all(s["generation"].endswith("Answer:") for s in samples)
+    assert len(samples) == 4
     assert (tmp_path / "a" / "fr_full" / "samples.jsonl").read_text() == (tmp_path / "b" / "fr_full" / "samples.jsonl").read_text()
     assert first.signature.endswith("|shots:2|demos:translate|ids:ABCD|instr:none|strategy:maxprob|protocol:harness|v:0.1.0")
     # the scored prompt is the demo prefix, the query and what the model wrote, ending in the cue
     mixed = load_source("sample", ("test",))["test"][0]
     assert again.n_samples == 4 and samples[0]["id"] == mixed["id"]
+    from datasets import load_dataset
+
+    fr, en = load_dataset(str(sample_mmlu_dir), "fr_full"), load_dataset(str(sample_mmlu_dir), "en")
+    query = fr["test"][0]
+    demos = [(m, e) for m, e in zip(fr["dev"], en["dev"]) if m["subject"] == query["subject"]][:2]
+    prompt = prompts.header(prompts.mmlu_header_sentence(query["subject"], "harness"))
+    prompt += "".join(prompts.translate_demo(m, e, "ABCD") for m, e in demos) + prompts.translate_query(query["question"], query["choices"], "ABCD")
+    assert samples[0]["prompt_hash"] == hashlib.sha256(prompt.encode()).hexdigest()
+    scorer = McScorer(tiny_model.model, tiny_model.tokenizer, resolve_option_tokens(tiny_model.tokenizer, "ABCD"))
+    assert samples[0]["probs"] == pytest.approx(scorer.score_plain(prompt + samples[0]["generation"]).probs, abs=1e-5)
 
 
-def test_dataset_without_the_needed_columns_exits_2(model_dir, tmp_path):
-    from conftest import write_jsonl
+def test_dataset_without_the_needed_columns_exits_2(tiny_model_dir, tmp_path):
+    from helpers import write_jsonl
 
     folder = write_jsonl(tmp_path / "plain" / "test.jsonl", [{"question": "Q?", "label": 1}]).parent
-    result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
+    result = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.exit_code == 2
     assert "config 'default': missing column(s) answer" in " ".join(result.output.split())
 
 
-def test_dataset_without_xbench_metadata_is_generic_multiple_choice_or_exits_2(model_dir, loaded, tmp_path, monkeypatch):
+def test_dataset_without_xbench_metadata_is_generic_multiple_choice_or_exits_2(tiny_model_dir, tiny_model, tmp_path, monkeypatch):
     """No ``xbench:`` block in the card: rows with choices are scored under the generic header, others refused."""
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     mc = write_jsonl(tmp_path / "mc" / "test.jsonl", [{"question": "Q?", "choices": list("wxyz"), "answer": 2}]).parent
     seen = []
     original = McScorer.iter_group
     monkeypatch.setattr(McScorer, "iter_group", lambda self, texts: seen.extend(texts) or original(self, texts))
-    evaluate(loaded, str(mc), out=tmp_path / "mc_run", protocol="study")
+    evaluate(tiny_model, str(mc), out=tmp_path / "mc_run", protocol="study")
     assert seen == ["The following are multiple choice questions (with answers).\n\nQ?\nA. w\nB. x\nC. y\nD. z\nAnswer:"]
     folder = write_jsonl(tmp_path / "gen" / "test.jsonl", [{"question": "Who?", "answer": "Me."}]).parent
-    result = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
+    result = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--dataset", str(folder), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.exit_code == 2
     assert "config 'default': no xbench metadata in its card; rebuild it with this xbench" in " ".join(result.output.split())
     assert not (tmp_path / "run").exists()
 
 
-def test_resume_rescores_samples_made_with_other_prompt_settings(loaded, mmlu_dir, tmp_path):
-    evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="ABCD")
-    changed = evaluate(loaded, str(mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="1234", resume=True)[0]
-    fresh = evaluate(loaded, str(mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=6, ids="1234")[0]
+def test_resume_rescores_samples_made_with_other_prompt_settings(tiny_model, sample_mmlu_dir, tmp_path):
+    evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="ABCD")
+    changed = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "run", configs=["en"], limit=6, ids="1234", resume=True)[0]
+    fresh = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=6, ids="1234")[0]
     assert changed.metrics == fresh.metrics
     assert (tmp_path / "run" / "en" / "samples.jsonl").read_text() == (tmp_path / "fresh" / "en" / "samples.jsonl").read_text()

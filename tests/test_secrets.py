@@ -56,7 +56,7 @@ class Echo(BaseHTTPRequestHandler):
 def local_web(monkeypatch):
     """Every HTTP request of this process goes to the local echo server instead of the Internet."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)  # a fast shutdown()
     thread.start()
     real = requests.sessions.Session.request
 

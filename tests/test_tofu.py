@@ -2,8 +2,8 @@
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import FakeEngine, write_jsonl
 from datasets import load_dataset
+from helpers import FakeEngine, write_jsonl
 from typer.testing import CliRunner
 
 import xbench

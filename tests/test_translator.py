@@ -1,7 +1,7 @@
 import math
 
 import pytest
-from conftest import FakeEngine
+from helpers import FakeEngine
 
 from xbench.errors import InputError, TranslationFailed
 from xbench.translation import (
@@ -191,4 +191,4 @@ def test_resolve_engines_accepts_names_and_objects(cache_path):
 def test_key_from_environment_is_used_but_not_in_the_name(monkeypatch):
     monkeypatch.setenv("DEEPL_API_KEY", "secret-key-123")
     (engine,) = resolve_engines("deepl")
-    assert engine.name == "deepl" and "secret" not in repr(engine.__dict__.get("name"))
+    assert engine.name == "deepl" and "secret-key-123" in engine._kwargs.values()

@@ -4,7 +4,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import FakeEngine
+from helpers import FakeEngine
 from typer.testing import CliRunner
 
 import xbench

@@ -6,7 +6,8 @@
    (tokenize, generate, decode: what ``pipeline("translation")`` did before transformers 5
    removed it), same tiny NLLB-architecture fixture model, same 64 MMLU questions, CPU.
 
-Run with ``pytest tests/benchmarks/test_backend_benchmarks.py --benchmark-only``.
+Run with ``pytest tests/benchmarks/test_backend_benchmarks.py --benchmark-only``;
+``XBENCH_BENCH_SIZE=small``: 16 questions and 8 sentences (CI runs them with ``--benchmark-disable``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import real_mmlu
 from fake_openai import FakeOpenAI
+from helpers import real_mmlu, sized
 from mt_fixtures import save_tiny_nllb
 
 from xbench.api_client import ApiClient
@@ -30,8 +31,8 @@ from xbench.translation import pack_units
 from xbench.translation.neural import HfMtEngine
 
 MMLU = real_mmlu()
-QUESTIONS = 96
-SENTENCES = 64
+QUESTIONS = sized(96, 16)
+SENTENCES = sized(64, 8)
 
 
 @pytest.fixture(scope="module")

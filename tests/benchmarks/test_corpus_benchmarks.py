@@ -1,7 +1,8 @@
 """BM25 (bm25s against rank-bm25) and document mixing, on synthetic corpora made here.
 
 Each measurement runs in its own process so its peak memory (max RSS) is its own.
-Run with ``pytest tests/benchmarks --benchmark-only``.
+Run with ``pytest tests/benchmarks --benchmark-only``; ``XBENCH_BENCH_SIZE=small``: 20,000
+documents and 50,000 words (CI runs them with ``--benchmark-disable``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import sized
+
+DOCS = sized(1_000_000, 20_000)  # BM25 corpus size
+WORDS = sized(10_000_000, 50_000)  # the large mixing corpus; the small one has a tenth of it
 _CORPUS = """
 import random
 def corpus(n_docs, words_per_doc=80, vocab_size=50_000, seed=0):
@@ -76,8 +82,8 @@ def _run(script: str, *args) -> dict:
 
 def test_bm25_one_million_documents_bm25s_against_rank_bm25(benchmark):
     pytest.importorskip("rank_bm25")
-    reference = _run(_BM25, "rank_bm25", 1_000_000)
-    ours = benchmark.pedantic(lambda: _run(_BM25, "bm25s", 1_000_000), rounds=1, iterations=1)
+    reference = _run(_BM25, "rank_bm25", DOCS)
+    ours = benchmark.pedantic(lambda: _run(_BM25, "bm25s", DOCS), rounds=1, iterations=1)
     benchmark.extra_info.update(
         bm25s={k: round(v, 2) for k, v in ours.items() if k != "top"},
         rank_bm25={k: round(v, 2) for k, v in reference.items() if k != "top"},
@@ -108,14 +114,14 @@ def _synthetic_wikitext(path: Path, words: int, seed: int = 0) -> Path:
 
 @pytest.mark.parametrize("unit", ["document", "sentence", "words8", "words1"])
 def test_mixing_ten_million_words_from_a_warm_cache(benchmark, tmp_path, unit):
-    small = _synthetic_wikitext(tmp_path / "small.txt", 1_000_000)
-    large = _synthetic_wikitext(tmp_path / "large.txt", 10_000_000)
+    small = _synthetic_wikitext(tmp_path / "small.txt", WORDS // 10)
+    large = _synthetic_wikitext(tmp_path / "large.txt", WORDS)
     cache = tmp_path / "cache.sqlite"
     _run(_MIX, large, unit, cache, tmp_path / "cold")  # fills the cache
     small_run = _run(_MIX, small, unit, tmp_path / "small.sqlite", tmp_path / "small_out")
     warm = benchmark.pedantic(lambda: _run(_MIX, large, unit, cache, tmp_path / "warm"), rounds=1, iterations=1)
     benchmark.extra_info.update(
-        words_per_second=round(10_000_000 / warm["seconds"]),
+        words_per_second=round(WORDS / warm["seconds"]),
         seconds=round(warm["seconds"], 1),
         peak_mb_10m_words=round(warm["peak_mb"]),
         peak_mb_1m_words=round(small_run["peak_mb"]),
