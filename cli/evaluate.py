@@ -98,39 +98,30 @@ def eval_command(
 
     use_threads(threads)
     api = _api_options(backend, base_url, api_key_env, endpoint, concurrency, timeout, response_cache, tokenizer, dry_run)
+    # What decides each prompt and its scoring: the same for a run and for its --dry-run plan.
+    prompt_settings = {
+        "configs": split_list(configs),
+        "split": split,
+        "shots": shots,
+        "demos": demos,
+        "ids": ids,
+        "instruction": instruction,
+        "strategy": strategy,
+        "limit": limit,
+        "subjects": split_list(subjects),
+        "protocol": protocol,
+        "apply_chat_template": apply_chat_template,
+        "system_prompt": system_prompt,
+    }
     if api is not None and dry_run:
-        return _print_api_plan(
-            model,
-            dataset,
-            api,
-            configs=split_list(configs),
-            split=split,
-            shots=shots,
-            demos=demos,
-            ids=ids,
-            instruction=instruction,
-            strategy=strategy,
-            limit=limit,
-            subjects=split_list(subjects),
-            protocol=protocol,
-            apply_chat_template=apply_chat_template,
-            system_prompt=system_prompt,
-        )
+        return _print_api_plan(model, dataset, api, **prompt_settings)
     with ProgressDisplay("scoring {key}", quiet=quiet) as shown, _resume_hint_on_interrupt(out):
         shown.note(f"loading {model}")  # a large model can take minutes before the first bar
         results = evaluate(
             model,
             dataset,
             out=out,
-            configs=split_list(configs),
-            split=split,
-            shots=shots,
-            demos=demos,
-            ids=ids,
-            instruction=instruction,
-            strategy=strategy,
-            limit=limit,
-            subjects=split_list(subjects),
+            **prompt_settings,
             dtype=dtype,
             device=device,
             device_map=device_map,
@@ -140,10 +131,7 @@ def eval_command(
             rouge_tokenizer=rouge_tokenizer,
             progress=shown.update,
             log_samples=log_samples,
-            protocol=protocol,
             tokenizer=tokenizer,
-            apply_chat_template=apply_chat_template,
-            system_prompt=system_prompt,
             tofu_template=tofu_template,
             api=api,
         )

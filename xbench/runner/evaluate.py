@@ -309,26 +309,7 @@ def _evaluate_generation(loaded, dataset, config, rows, run: EvalSettings, out, 
                 progress(config, len(done), len(mine))
     merged = {s.id: s for s in all_gather([done[r["id"]] for r in mine], shard)}
     samples = [merged[r["id"]] for r in rows]
-    result = RunResult(
-        kind=EVAL,
-        model=loaded.name,
-        model_revision=loaded.revision,
-        dataset=dataset,
-        dataset_revision=None,
-        config=config,
-        split=split,
-        settings=dataclasses.asdict(settings),
-        seed=0,
-        n_samples=len(samples),
-        metrics=rouge_metrics(samples),
-        per_subject={},
-        signature=eval_signature(dataset, config, settings, dataset_hash),
-        dtype=loaded.dtype,
-        device=loaded.device,
-        tokenizer=loaded.tokenizer_source,
-        dataset_hash=dataset_hash,
-        run_key=key,
-    )
+    result = _eval_result(loaded, dataset, config, split, settings, dataset_hash, key, n_samples=len(samples), metrics=rouge_metrics(samples))
     _finish(folder, samples, result, shard)
     return result
 
@@ -394,7 +375,26 @@ def _evaluate_config(
     ordered = [merged[r["id"]] for r in rows]
     per_subject = {s: accuracy([x.correct for x in ordered if x.subject == s]) for s in dict.fromkeys(x.subject for x in ordered)}
     acc = accuracy([x.correct for x in ordered])
-    result = RunResult(
+    result = _eval_result(
+        loaded,
+        dataset,
+        config,
+        split,
+        settings,
+        dataset_hash,
+        key,
+        n_samples=len(ordered),
+        metrics={"acc": acc},
+        flags=answer_flags([x.prediction for x in ordered], labels, acc.value, acc.stderr),
+        per_subject=per_subject if len(per_subject) > 1 else {},
+    )
+    _finish(folder, ordered, result, shard)
+    return result
+
+
+def _eval_result(loaded, dataset: str, config: str, split: str, settings, dataset_hash: str | None, key: str, **measured: Any) -> RunResult:
+    """The RunResult of one scored config: what was run (model, data, settings) plus what was ``measured``."""
+    return RunResult(
         kind=EVAL,
         model=loaded.name,
         model_revision=loaded.revision,
@@ -404,19 +404,14 @@ def _evaluate_config(
         split=split,
         settings=dataclasses.asdict(settings),
         seed=0,
-        n_samples=len(ordered),
-        metrics={"acc": acc},
-        flags=answer_flags([x.prediction for x in ordered], labels, acc.value, acc.stderr),
-        per_subject=per_subject if len(per_subject) > 1 else {},
         signature=eval_signature(dataset, config, settings, dataset_hash),
         dtype=loaded.dtype,
         device=loaded.device,
         tokenizer=loaded.tokenizer_source,
         dataset_hash=dataset_hash,
         run_key=key,
+        **{"per_subject": {}, **measured},
     )
-    _finish(folder, ordered, result, shard)
-    return result
 
 
 def _finish(folder: Path, samples: list[Any], result: RunResult, shard) -> None:
