@@ -15,7 +15,7 @@ from typing import Any
 
 from xbench.errors import XbenchError
 from xbench.study.plan import Plan, Step
-from xbench.study.run import EXECUTORS, build_options, is_current, measured_throughput, resolve, step_record, throughput_key
+from xbench.study.run import EXECUTORS, build_arguments, is_current, measured_throughput, resolve, step_record, throughput_key
 
 STUDY_BATCH = 32  # effective batch of the study's fine-tuning (FT/ft_config.yaml: 2 x 8 accumulation x 2 GPUs)
 
@@ -71,19 +71,7 @@ def _plan_build(plan: Plan, step: Step, out: Path, scratch: Path) -> dict[str, A
     from xbench.building import build
 
     settings = _resolved_paths(plan, step, out, scratch)
-    report = build(
-        settings["dataset"],
-        langs=settings.get("langs"),
-        formats=settings.get("formats"),
-        source=settings.get("source"),
-        translator=settings.get("translator"),
-        seed=settings.get("seed", 0),
-        splits=settings.get("splits"),
-        dry_run=True,
-        **({"mixup_pool": tuple(settings["mixup_pool"])} if settings.get("mixup_pool") else {}),
-        options=build_options(settings),
-        cache=plan.cache,
-    )
+    report = build(settings["dataset"], dry_run=True, cache=plan.cache, **build_arguments(settings))
     chain = report.translator
     languages = report.languages.values()
     work = {

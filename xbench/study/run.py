@@ -200,23 +200,21 @@ def _build(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
 
     settings = resolve(step.settings, plan, out)
     (out / step.out).parent.mkdir(parents=True, exist_ok=True)
-    report = build(
-        settings["dataset"],
-        out=out / step.out,
-        langs=settings.get("langs"),
-        formats=settings.get("formats"),
-        source=settings.get("source"),
-        translator=settings.get("translator"),
-        seed=settings.get("seed", 0),
-        splits=settings.get("splits"),
-        **({"mixup_pool": tuple(settings["mixup_pool"])} if settings.get("mixup_pool") else {}),
-        options=build_options(settings),
-        cache=plan.cache,
-    )
+    report = build(settings["dataset"], out=out / step.out, cache=plan.cache, **build_arguments(settings))
     return {"characters": sum(s.characters for s in report.languages.values()), "rows": sum(sum(v.values()) for v in report.configs.values())}
 
 
-def build_options(settings: dict[str, Any]) -> dict[str, Any]:
+def build_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """``xbench.build()``'s keyword arguments for a build step's resolved settings (all but ``out``, ``cache`` and ``dry_run``)."""
+    arguments = {key: settings.get(key) for key in ("langs", "formats", "source", "translator", "splits")}
+    arguments["seed"] = settings.get("seed", 0)
+    if settings.get("mixup_pool"):
+        arguments["mixup_pool"] = tuple(settings["mixup_pool"])
+    arguments["options"] = _build_options(settings)
+    return arguments
+
+
+def _build_options(settings: dict[str, Any]) -> dict[str, Any]:
     """The family options of a build step (``xbench build`` flags; a recipe's ``units`` is ``--unit``, lists joined with commas)."""
     given = dict(settings.get("options") or {})
     if "units" in given:
@@ -230,13 +228,8 @@ def build_options(settings: dict[str, Any]) -> dict[str, Any]:
 def _finetune(plan: Plan, step: Step, out: Path, resume: bool) -> dict[str, int]:
     import dataclasses
 
-    try:
-        from xbench.finetune import FinetuneConfig, finetune
-    except ImportError:
-        raise XbenchError(
-            f"{step.id}: fine-tuning needs `xbench finetune`, which this xbench does not have; "
-            "run a recipe without finetunes (e.g. tb2), or install an xbench that has it"
-        ) from None
+    from xbench.finetune import FinetuneConfig, finetune
+
     settings = resolve(step.settings, plan, out)
     model, data, config = settings.pop("model"), settings.pop("data"), settings.pop("config")
     known = {f.name for f in dataclasses.fields(FinetuneConfig)} - {"model", "data", "out", "resume"}
