@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
 import threading
 from pathlib import Path
 from typing import TypeVar
@@ -110,3 +112,20 @@ def write_xbench_card(folder: Path, family: str, configs: dict[str, dict]) -> Pa
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "README.md").write_text(f"---\n{block}---\n", encoding="utf-8")
     return folder
+
+
+def torchrun_xbench(processes: int = 2) -> list[str]:
+    """The command that runs ``xbench`` under torchrun with ``processes`` local ranks (gloo on CPU), on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={processes}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={port}",
+        "-m",
+        "xbench.cli",
+    ]

@@ -15,6 +15,17 @@ from pathlib import Path
 from runner_fixtures import training_text
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+# The size of every tiny encoder-decoder fixture (NLLB/M2M and Marian share it).
+TINY_SEQ2SEQ = {
+    "d_model": 32,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+    "max_position_embeddings": 256,
+}
 
 
 def _bpe(vocab_size: int = 400):
@@ -60,14 +71,7 @@ def save_tiny_nllb(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = M2M100Config(
         vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
+        **TINY_SEQ2SEQ,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -98,14 +102,7 @@ def save_tiny_marian(folder: Path, seed: int = 0, targets: tuple[str, ...] = ())
     torch.manual_seed(seed)
     config = MarianConfig(
         vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
+        **TINY_SEQ2SEQ,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,

@@ -1,7 +1,6 @@
 """Data parallel scoring: 2 gloo processes under torchrun give the results of one process."""
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -9,15 +8,10 @@ import pytest
 
 pytest.importorskip("torch")
 
+from helpers import torchrun_xbench
 from runner_fixtures import save_tiny_model
 
 import xbench
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -28,16 +22,7 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     common = ["eval", "--model", str(model), "--dataset", str(data), "--configs", "en,fr_gt_option", "--shots", "2", "--device", "cpu", "--quiet"]
     single = subprocess.run([sys.executable, "-m", "xbench.cli", *common, "--out", str(tmp_path / "one")], capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        "-m",
-        "xbench.cli",
-    ]
+    launcher = torchrun_xbench(2)
     parallel = subprocess.run([*launcher, *common, "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
     assert parallel.returncode == 0, parallel.stderr[-3000:]
     for config in ("en", "fr_gt_option"):

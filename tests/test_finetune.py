@@ -1,7 +1,6 @@
 """xbench finetune: packing, TOFU masking, the Trainer run, save -> eval, resume, LoRA, bad input, 2 gloo ranks."""
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import write_jsonl
+from helpers import torchrun_xbench, write_jsonl
 from runner_fixtures import byte_level_tokenizer, save_tiny_model, sentencepiece_style_tokenizer
 from typer.testing import CliRunner
 
@@ -311,12 +310,6 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(work):
 # --- distributed -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_gloo_processes_equal_one_with_the_same_effective_batch(work):
     common = [
@@ -341,16 +334,7 @@ def test_two_gloo_processes_equal_one_with_the_same_effective_batch(work):
     ]
     one = subprocess.run([sys.executable, "-m", "xbench.cli", *common, "--out", str(work / "one")], capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr[-3000:]
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        "-m",
-        "xbench.cli",
-    ]
+    launcher = torchrun_xbench(2)
     two = subprocess.run([*launcher, *common, "--out", str(work / "two")], capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     r1, r2 = (json.loads((work / name / "train_report.json").read_text()) for name in ("one", "two"))
