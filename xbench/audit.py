@@ -37,13 +37,11 @@ def model_baseline(rows: Sequence[Row], model: str, *, device: str = "auto", dty
 
 def _default_config(folder: Path) -> str:
     """The config a build's card marks as default (else its first)."""
-    import yaml
+    from xbench.built_dataset import front_matter
 
     card = folder / "README.md"
-    configs: list[dict[str, Any]] = []
-    if card.is_file() and card.read_text(encoding="utf-8").startswith("---"):
-        header = card.read_text(encoding="utf-8").split("---", 2)[1]
-        configs = (yaml.safe_load(header) or {}).get("configs") or []
+    metadata = front_matter(card.read_text(encoding="utf-8"), str(card)) if card.is_file() else None
+    configs: list[dict[str, Any]] = (metadata or {}).get("configs") or []
     defaults = [c["config_name"] for c in configs if c.get("default")] or [c["config_name"] for c in configs[:1]]
     if not defaults:
         raise InputError(f"audit: {folder} is not a build folder (no configs in README.md); name one with --config")

@@ -6,8 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from xbench.built_dataset import front_matter
 from xbench.card import build_notice
 from xbench.errors import InputError
 from xbench.signature import build_signature
@@ -32,7 +31,9 @@ def read_build_info(folder: str | Path) -> BuildInfo:
     card = folder / "README.md"
     if not folder.is_dir() or not card.is_file():
         raise InputError(f"{folder}: not a build folder (README.md with a configs: block expected)")
-    metadata = _front_matter(card)
+    metadata = front_matter(card.read_text(encoding="utf-8"), str(card))
+    if metadata is None:
+        raise InputError(f"{card}: no YAML front matter")
     report = _read_report(folder / REPORT_FILE)
     info = BuildInfo(
         family=report.get("dataset", folder.name),
@@ -50,17 +51,6 @@ def read_build_info(folder: str | Path) -> BuildInfo:
             files = sorted(folder.glob(data["path"]))
             splits[data["split"]] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     return info
-
-
-def _front_matter(card: Path) -> dict:
-    text = card.read_text(encoding="utf-8")
-    if not text.startswith("---\n") or "\n---\n" not in text[4:]:
-        raise InputError(f"{card}: no YAML front matter")
-    try:
-        data = yaml.safe_load(text[4 : text.index("\n---\n", 4)])
-    except yaml.YAMLError as err:
-        raise InputError(f"{card}: unreadable YAML front matter ({type(err).__name__})") from None
-    return data if isinstance(data, dict) else {}
 
 
 def _read_report(path: Path) -> dict:

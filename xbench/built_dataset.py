@@ -161,7 +161,7 @@ class CardMetadata:
 def read_card(dataset: str, revision: str | None = None) -> CardMetadata:
     """The card metadata of a build folder (its README.md) or a Hub dataset (its card at ``revision``)."""
     text = _local_card(Path(dataset)) if is_local(dataset) else _hub_card(dataset, revision)
-    block = _front_matter(text, dataset).get("xbench") if text else None
+    block = (front_matter(text, f"{dataset}: {CARD_FILE}") or {}).get("xbench") if text else None
     if block is None:
         return CardMetadata(dataset, None, {})
     return _parse_block(block, dataset)
@@ -188,17 +188,17 @@ def _hub_card(repo: str, revision: str | None) -> str | None:
     return Path(path).read_text(encoding="utf-8")
 
 
-def _front_matter(text: str, dataset: str) -> dict[str, Any]:
-    """The YAML between the card's opening ``---`` and the next one; {} for a card without."""
+def front_matter(text: str, where: str) -> dict[str, Any] | None:
+    """A card's YAML between its opening ``---`` and the next one; None for a card without; ``where`` names the card in errors."""
     if not text.startswith("---"):
-        return {}
+        return None
     head, closed, _ = text[3:].partition("\n---")
     if not closed:
-        return {}
+        return None
     try:
         found = yaml.safe_load(head)
     except yaml.YAMLError as err:
-        raise InputError(f"{dataset}: {CARD_FILE}: invalid YAML front matter ({str(err).splitlines()[0][:200]})") from None
+        raise InputError(f"{where}: invalid YAML front matter ({str(err).splitlines()[0][:200]})") from None
     return found if isinstance(found, dict) else {}
 
 
