@@ -37,9 +37,9 @@ def model_baseline(rows: Sequence[Row], model: str, *, device: str = "auto", dty
 
 def _default_config(folder: Path) -> str:
     """The config a build's card marks as default (else its first)."""
-    from xbench.built_dataset import front_matter
+    from xbench.built_dataset import CARD_FILE, front_matter
 
-    card = folder / "README.md"
+    card = folder / CARD_FILE
     metadata = front_matter(card.read_text(encoding="utf-8"), str(card)) if card.is_file() else None
     configs: list[dict[str, Any]] = (metadata or {}).get("configs") or []
     defaults = [c["config_name"] for c in configs if c.get("default")] or [c["config_name"] for c in configs[:1]]

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xbench.built_dataset import front_matter
+from xbench.built_dataset import CARD_FILE, REPORT_FILE, front_matter, read_build_report, report_signature
 from xbench.card import build_notice
 from xbench.errors import InputError
-from xbench.signature import build_signature
-
-REPORT_FILE = "build_report.json"
 
 
 @dataclass
@@ -28,18 +24,18 @@ def read_build_info(folder: str | Path) -> BuildInfo:
     import pyarrow.parquet as pq
 
     folder = Path(folder)
-    card = folder / "README.md"
+    card = folder / CARD_FILE
     if not folder.is_dir() or not card.is_file():
         raise InputError(f"{folder}: not a build folder (README.md with a configs: block expected)")
     metadata = front_matter(card.read_text(encoding="utf-8"), str(card))
     if metadata is None:
         raise InputError(f"{card}: no YAML front matter")
-    report = _read_report(folder / REPORT_FILE)
+    report = read_build_report(folder / REPORT_FILE)
     info = BuildInfo(
         family=report.get("dataset", folder.name),
         pretty_name=metadata.get("pretty_name"),
         default_config=None,
-        signature=build_signature(report["dataset"], report["translator"], report["seed"], report["xbench_version"]) if report else None,
+        signature=report_signature(report),
         notice=build_notice(str(report.get("translator", "")), report.get("source")) if report else None,
     )
     for entry in metadata.get("configs", []):
@@ -51,12 +47,3 @@ def read_build_info(folder: str | Path) -> BuildInfo:
             files = sorted(folder.glob(data["path"]))
             splits[data["split"]] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     return info
-
-
-def _read_report(path: Path) -> dict:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    needed = ("dataset", "translator", "seed", "xbench_version")
-    return report if isinstance(report, dict) and all(k in report for k in needed) else {}

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench.build_report import BuildReport
+from xbench.built_dataset import CARD_FILE, REPORT_FILE
 from xbench.card import render_card
 from xbench.choices import parse_choices
 from xbench.errors import InputError, XbenchError
@@ -40,8 +41,6 @@ from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
 from xbench.translation import Engine, LanguageStats, Outcome, TranslationCache, Translator, resolve_engines
 
-REPORT_FILE = "build_report.json"
-CARD_FILE = "README.md"
 _SHARD = re.compile(r"[A-Za-z0-9_.-]+-\d{5}-of-\d{5}\.parquet")  # what a build writes in a config folder
 
 

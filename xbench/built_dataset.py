@@ -14,6 +14,7 @@ read are recorded by their content hash.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -25,10 +26,12 @@ import yaml
 
 from xbench.errors import InputError, XbenchError
 from xbench.languages import SOURCE_LANGUAGE
+from xbench.signature import build_signature
 from xbench.sources import load_hub_dataset
 
 REQUIRED_COLUMNS = ("question", "answer")
 CARD_FILE = "README.md"
+REPORT_FILE = "build_report.json"  # what a build did; it also lists the configs the folder owns
 MULTIPLE_CHOICE, GENERATION, TEXT = "multiple_choice", "generation", "text"
 KINDS = (MULTIPLE_CHOICE, GENERATION, TEXT)
 
@@ -219,3 +222,18 @@ def _parse_block(block: Any, dataset: str) -> CardMetadata:
             header=header if isinstance(header, str) else None,
         )
     return CardMetadata(dataset, block["family"], configs)
+
+
+def read_build_report(path: Path) -> dict[str, Any]:
+    """A build's build_report.json when it names the build (dataset, translator, seed, xbench version); {} when missing, unreadable or older."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    needed = ("dataset", "translator", "seed", "xbench_version")
+    return report if isinstance(report, dict) and all(k in report for k in needed) else {}
+
+
+def report_signature(report: Mapping[str, Any]) -> str | None:
+    """The build signature of a report from read_build_report(); None for {} (not built by xbench, or an older build)."""
+    return build_signature(report["dataset"], report["translator"], report["seed"], report["xbench_version"]) if report else None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from xbench.built_dataset import CARD_FILE, REPORT_FILE
 from xbench.errors import InputError, XbenchError
 from xbench.redact import hub_token
 
-_REPORT = "build_report.json"
 # The Hub's rules for a repo id (huggingface_hub.utils.validate_repo_id), and git's for a tag name.
 _REPO_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _BAD_TAG = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$")
@@ -20,8 +20,8 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
     Sample and pseudo-translated builds are refused unless ``force``: on the Hub they would pass for the real dataset.
     """
     folder = Path(folder)
-    if not (folder / "README.md").is_file() or not (folder / _REPORT).is_file():
-        raise InputError(f"{folder}: not an xbench build folder (README.md and {_REPORT} expected)")
+    if not (folder / CARD_FILE).is_file() or not (folder / REPORT_FILE).is_file():
+        raise InputError(f"{folder}: not an xbench build folder ({CARD_FILE} and {REPORT_FILE} expected)")
     if not force:
         _refuse_placeholder_build(folder)
     check_repo_id(repo)
@@ -68,9 +68,9 @@ def _refuse_placeholder_build(folder: Path) -> None:
     from xbench.card import build_notice
 
     try:
-        report = json.loads((folder / _REPORT).read_text(encoding="utf-8"))
+        report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise InputError(f"{folder / _REPORT}: unreadable ({type(err).__name__})") from None
+        raise InputError(f"{folder / REPORT_FILE}: unreadable ({type(err).__name__})") from None
     notice = build_notice(str(report.get("translator", "")), report.get("source"))
     if notice:
         raise InputError(f"{folder}: {notice} Pass --force to push it anyway.")

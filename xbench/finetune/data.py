@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from xbench.built_dataset import REPORT_FILE
 from xbench.errors import InputError, XbenchError
 from xbench.finetune.config import CHAT_TEMPLATE, QA_TEMPLATES
 
@@ -87,7 +88,7 @@ def read_corpus(data: str, *, split: str = "train", text_column: str | None = No
             raise InputError(f"--data {folder}:{config}: row {number}: {' and '.join(wanted)} must be strings")
     if not rows:
         raise InputError(f"--data {folder}:{config}: the {split} split has no rows")
-    report = Path(folder) / "build_report.json"
+    report = Path(folder) / REPORT_FILE
     build = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
     return Corpus(folder, config, split, kind, column, rows, build)
 

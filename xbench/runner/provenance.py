@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from xbench.built_dataset import REPORT_FILE, read_build_report, report_signature
 from xbench.runner.results import RunResult, eval_signature, write_results
-from xbench.signature import build_signature
-
-BUILD_REPORT = "build_report.json"
 
 
 @dataclass(frozen=True)
@@ -21,16 +18,8 @@ class DatasetProvenance:
 def dataset_provenance(dataset: str) -> DatasetProvenance:
     folder = Path(dataset)
     if folder.is_dir():
-        return DatasetProvenance(_local_build_signature(folder / BUILD_REPORT), None)
+        return DatasetProvenance(report_signature(read_build_report(folder / REPORT_FILE)), None)
     return _hub_provenance(dataset)
-
-
-def _local_build_signature(path: Path) -> str | None:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        return build_signature(report["dataset"], report["translator"], report["seed"], report["xbench_version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # not built by xbench (or an older build): nothing to claim
 
 
 def _hub_provenance(repo: str) -> DatasetProvenance:
@@ -42,10 +31,10 @@ def _hub_provenance(repo: str) -> DatasetProvenance:
     except Exception:
         return DatasetProvenance(None, None)
     try:
-        report = Path(hf_hub_download(repo, BUILD_REPORT, repo_type="dataset", revision=revision))
+        report = Path(hf_hub_download(repo, REPORT_FILE, repo_type="dataset", revision=revision))
     except Exception:
         return DatasetProvenance(None, revision)  # a dataset not built by xbench
-    return DatasetProvenance(_local_build_signature(report), revision)
+    return DatasetProvenance(report_signature(read_build_report(report)), revision)
 
 
 def record_provenance(result: RunResult, provenance: DatasetProvenance, folder: Path, *, rewrite: bool = True) -> RunResult:
