@@ -1,0 +1,226 @@
+"""Per-item crosslingual metrics of one config against English on the same items.
+
+Pure numpy functions over the per-question records of ``samples.jsonl``, matched by ``id``:
+
+- accuracy and the gap to English with a paired bootstrap interval and McNemar's exact p;
+- transfer, P(correct_L | correct_en), and overall, P(correct_en and correct_L) (ECLeKTic, 2025);
+- COverlap, correct in both over correct in either, and RankC, the consistency of the ranking of
+  the options' probabilities (Qi et al., EMNLP 2023, BMLAMA);
+- answer consistency, the same option chosen in both, right or wrong;
+- per model, the best-minus-worst gap across languages (MultiLoKo, 2025).
+
+Every bootstrap interval of one comparison resamples the same items (in pairs, seeded by ``seed``)
+with numpy's ``default_rng``; it is not the stream of ``xbench.study.stats.paired_bootstrap_gap``
+(Python's ``random``), so its end points differ from that function's in the last digits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from xbench.errors import InputError
+
+# Each number's definition and the paper it comes from, written into report.json beside it.
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "accuracy": ("share of items whose predicted option is the answer", "-"),
+    "gap": ("accuracy_L - accuracy_en over the same items; paired percentile bootstrap interval over items", "Koehn 2004 (paired bootstrap)"),
+    "mcnemar_p": ("two-sided exact binomial test on the discordant items (right in one language only)", "McNemar 1947"),
+    "transfer": ("P(correct_L | correct_en): of the items right in English, the share also right in L", "ECLeKTic (Goldman et al., 2025)"),
+    "overall": ("P(correct_en and correct_L): the share of items right in both", "ECLeKTic (Goldman et al., 2025)"),
+    "coverlap": ("items right in both over items right in either", "Qi et al., EMNLP 2023 (BMLAMA)"),
+    "consistency": ("share of items where the same option is chosen in both languages, right or wrong", "Qi et al., EMNLP 2023 (BMLAMA)"),
+    "rankc": (
+        "mean over items of sum_j w_j |top_j(en) & top_j(L)| / j, w_j = softmax(N - j) over the N options' probabilities",
+        "Qi et al., EMNLP 2023 (BMLAMA)",
+    ),
+    "best_minus_worst": ("per model, the highest minus the lowest accuracy across its non-English configs", "MultiLoKo (Hupkes & Bogoychev, 2025)"),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number with its percentile bootstrap interval (nan where undefined, e.g. no item right in English)."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One config against the English config of the same build on the same n items."""
+
+    config: str
+    n: int
+    accuracy: float
+    accuracy_en: float
+    gap: Estimate
+    mcnemar_b: int  # right in English only
+    mcnemar_c: int  # right in L only
+    mcnemar_p: float
+    transfer: Estimate
+    overall: Estimate
+    coverlap: float
+    consistency: float
+    rankc: float | None
+    rankc_reason: str | None  # why RankC is not available, when it is not
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mcnemar_exact_p(b: int, c: int) -> float:
+    """Two-sided exact McNemar p on b and c discordant items (statsmodels ``mcnemar(exact=True)``)."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = np.arange(min(b, c) + 1)
+    log_terms = np.array([math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in k]) - n * math.log(2)
+    top = log_terms.max()
+    return float(min(1.0, 2 * math.exp(top) * np.exp(log_terms - top).sum()))
+
+
+def bootstrap_indices(n: int, resamples: int, seed: int, chunk: int = 250):
+    """Yield (rows, n) blocks of resampled item indices; chunked so 14,042 x 2,000 stays small in memory."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < resamples:
+        size = min(chunk, resamples - done)
+        yield rng.integers(0, n, size=(size, n))
+        done += size
+
+
+def paired_bootstrap(
+    numerators: Sequence[np.ndarray], denominators: Sequence[np.ndarray], *, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> list[Estimate]:
+    """sum(num)/sum(den) per pair of per-item arrays, each with a percentile interval from the same resampled items."""
+    n = len(numerators[0])
+    points = [_ratio(num.sum(), den.sum()) for num, den in zip(numerators, denominators)]
+    if n == 0:
+        return [Estimate(math.nan, math.nan, math.nan) for _ in numerators]
+    draws: list[list[np.ndarray]] = [[] for _ in numerators]
+    for idx in bootstrap_indices(n, resamples, seed):
+        for k, (num, den) in enumerate(zip(numerators, denominators)):
+            top, bottom = num[idx].sum(axis=1), den[idx].sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                draws[k].append(np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan))
+    alpha = (1 - level) / 2
+    out = []
+    for point, parts in zip(points, draws):
+        values = np.concatenate(parts)
+        values = values[~np.isnan(values)]
+        if math.isnan(point) or values.size == 0:
+            out.append(Estimate(point, math.nan, math.nan))
+        else:
+            low, high = np.quantile(values, [alpha, 1 - alpha])
+            out.append(Estimate(point, float(low), float(high)))
+    return out
+
+
+def _ratio(top: float, bottom: float) -> float:
+    return float(top / bottom) if bottom > 0 else math.nan
+
+
+def rank_consistency(probs_en: np.ndarray, probs_l: np.ndarray) -> float:
+    """RankC (Qi et al. 2023): mean over items of sum_j w_j P@j, P@j = |top_j(en) & top_j(L)| / j, w_j = e^(N-j) / sum_k e^(N-k).
+
+    Ties keep the options' order (a stable sort), so equal probabilities rank the earlier option first.
+    """
+    items, n_options = probs_en.shape
+    order_en = np.argsort(-probs_en, axis=1, kind="stable")
+    order_l = np.argsort(-probs_l, axis=1, kind="stable")
+    weights = np.exp(n_options - np.arange(1, n_options + 1, dtype=float))
+    weights /= weights.sum()
+    in_en = np.zeros((items, n_options), dtype=bool)
+    in_l = np.zeros((items, n_options), dtype=bool)
+    rows = np.arange(items)
+    total = np.zeros(items)
+    for j in range(n_options):
+        in_en[rows, order_en[:, j]] = True
+        in_l[rows, order_l[:, j]] = True
+        total += weights[j] * (in_en & in_l).sum(axis=1) / (j + 1)
+    return float(total.mean()) if items else math.nan
+
+
+def align(english: Sequence[Any], other: Sequence[Any], names: tuple[str, str]) -> tuple[list[Any], list[Any]]:
+    """The two configs' samples in the same item order, matched by ``id``; refuses different item sets, naming both."""
+    en_by_id = {s.id: s for s in english}
+    other_by_id = {s.id: s for s in other}
+    if en_by_id.keys() != other_by_id.keys():
+        only_en = sorted(en_by_id.keys() - other_by_id.keys())
+        only_l = sorted(other_by_id.keys() - en_by_id.keys())
+        example = (only_en or only_l)[0]
+        raise InputError(
+            f"{names[0]} and {names[1]} did not score the same items ({len(only_en)} only in the first, {len(only_l)} only in the second, e.g. {example!r}); "
+            "score both on the same build and rows"
+        )
+    ids = sorted(en_by_id)
+    return [en_by_id[i] for i in ids], [other_by_id[i] for i in ids]
+
+
+def check_same_build(signatures: dict[str, str | None]) -> None:
+    """Refuse runs that scored different builds: {run name: build signature}."""
+    distinct = {}
+    for name, sig in signatures.items():
+        distinct.setdefault(sig, name)
+    if len(distinct) > 1:
+        (sig_a, run_a), (sig_b, run_b) = list(distinct.items())[:2]
+        raise InputError(f"{run_a} scored build {sig_a} but {run_b} scored build {sig_b}; compare runs of the same build")
+
+
+def _probabilities(samples: Sequence[Any]) -> np.ndarray | None:
+    probs = [s.probs for s in samples]
+    if not probs or any(not p for p in probs) or len({len(p) for p in probs}) != 1:
+        return None
+    array = np.asarray(probs, dtype=float)
+    return None if np.isnan(array).any() else array
+
+
+def compare(
+    config: str, english: Sequence[Any], other: Sequence[Any], *, resamples: int = 2000, seed: int = 0, names: tuple[str, str] = ("en", "L")
+) -> Comparison:
+    """Every per-item metric of ``other`` against ``english`` (Sample records of the same items)."""
+    en, lang = align(english, other, names)
+    right_en = np.array([s.correct for s in en], dtype=float)
+    right_l = np.array([s.correct for s in lang], dtype=float)
+    both = right_en * right_l
+    gap, transfer, overall = paired_bootstrap(
+        [right_l - right_en, both, both], [np.ones_like(right_en), right_en, np.ones_like(right_en)], resamples=resamples, seed=seed
+    )
+    b = int(((right_en == 1) & (right_l == 0)).sum())
+    c = int(((right_en == 0) & (right_l == 1)).sum())
+    either = float(np.maximum(right_en, right_l).sum())
+    same_choice = float(np.mean([a.prediction == o.prediction for a, o in zip(en, lang)])) if en else math.nan
+    probs_en, probs_l = _probabilities(en), _probabilities(lang)
+    if probs_en is None or probs_l is None or probs_en.shape != probs_l.shape:
+        rankc, reason = None, "no option probabilities in one of the runs (e.g. first-token scoring through an API)"
+    else:
+        rankc, reason = rank_consistency(probs_en, probs_l), None
+    n = len(en)
+    return Comparison(
+        config=config,
+        n=n,
+        accuracy=float(right_l.mean()) if n else math.nan,
+        accuracy_en=float(right_en.mean()) if n else math.nan,
+        gap=gap,
+        mcnemar_b=b,
+        mcnemar_c=c,
+        mcnemar_p=mcnemar_exact_p(b, c),
+        transfer=transfer,
+        overall=overall,
+        coverlap=_ratio(float(both.sum()), either),
+        consistency=same_choice,
+        rankc=rankc,
+        rankc_reason=reason,
+    )
+
+
+def best_minus_worst(comparisons: Sequence[Comparison]) -> float:
+    """MultiLoKo's gap: the highest minus the lowest accuracy across one model's non-English configs."""
+    values = [c.accuracy for c in comparisons if not math.isnan(c.accuracy)]
+    return max(values) - min(values) if values else math.nan
