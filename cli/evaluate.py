@@ -217,19 +217,38 @@ def report(
 
     from xbench.runner.plots import plot
     from xbench.runner.report import check_plot_target, collect, flag_lines, format_metric, result_table, write_tables
+    from xbench.runner.transfer import run_comparisons, warnings, write_transfer
 
     if plots is not None:
         check_plot_target(plots)
     results = collect(runs)
+    comparisons = run_comparisons(runs)  # refuses runs of different builds or items before anything is written
     configs, table = result_table(results)
     view = Table("model", *configs)
     for model, cells in table.items():
         view.add_row(model, *(f"{format_metric(cells[c].metric)} n={cells[c].n}" if c in cells else "-" for c in configs))
     out_console.print(view)
-    for line in flag_lines(results):
+    if comparisons:
+        paired = Table("model", "config", "n", "gap [95% CI]", "McNemar p", "transfer [95% CI]", "COverlap", "consistency", "RankC")
+        for c in comparisons:
+            g, t = c["gap"], c["transfer"]
+            rankc = "n/a" if c["rankc"] is None else f"{c['rankc']:.3f}"
+            paired.add_row(
+                c["model"],
+                c["config"],
+                str(c["n"]),
+                f"{g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]",
+                f"{c['mcnemar_p']:.3g}",
+                f"{t['value']:.3f} [{t['low']:.3f}, {t['high']:.3f}]",
+                f"{c['coverlap']:.3f}",
+                f"{c['consistency']:.3f}",
+                rankc,
+            )
+        out_console.print(paired)
+    for line in flag_lines(results) + warnings(comparisons):
         err_console.print(f"warning: {line}", markup=False, highlight=False)
     if out is not None:
-        for path in write_tables(results, out):
+        for path in write_tables(results, out) + (write_transfer(comparisons, out) if comparisons else []):
             out_console.print(f"wrote {path}", markup=False, highlight=False)
     if plots is not None:
         for path in plot(results, plots):

@@ -106,3 +106,62 @@ def test_paired_bootstrap_is_seeded_and_agrees_with_scipy():
 def test_best_minus_worst():
     cs = [transfer.compare(name, EN, FR if name == "fr" else EN, resamples=50) for name in ("fr", "de")]
     assert transfer.best_minus_worst(cs) == pytest.approx(4 / 6 - 3 / 6)
+
+
+def _write_run(folder, config, samples, build="b1", model="m"):
+    from xbench.runner.results import Metric, RunResult, write_results, write_samples
+
+    settings = {"shots": 0, "demos": "english", "ids": "ABCD", "instruction": "none", "strategy": "maxprob", "protocol": "study"}
+    acc = sum(s.correct for s in samples) / len(samples)
+    result = RunResult(
+        "eval",
+        model,
+        None,
+        "quiz",
+        None,
+        config,
+        "test",
+        settings,
+        0,
+        len(samples),
+        {"acc": Metric(acc, 0.1)},
+        {},
+        "sig",
+        build_signature=build,
+        git_commit=None,
+        packages={},
+    )
+    (folder / config).mkdir(parents=True)
+    write_samples(folder / config, samples)
+    write_results(folder / config, result)
+
+
+def test_run_comparisons_and_the_report_files(tmp_path):
+    import json
+
+    _write_run(tmp_path / "run", "en", EN)
+    _write_run(tmp_path / "run", "fr", FR)
+    records = transfer.run_comparisons([tmp_path / "run"], resamples=200)
+    assert [r["config"] for r in records] == ["fr"]
+    assert records[0]["transfer"]["value"] == pytest.approx(0.5) and records[0]["best_minus_worst"] == 0.0
+    assert transfer.warnings(records) and "includes 0 at n=6" in transfer.warnings(records)[0]
+    paths = transfer.write_transfer(records, tmp_path / "out")
+    document = json.loads(paths[2].read_text())
+    assert document["definitions"]["transfer"]["source"].startswith("ECLeKTic")
+    assert document["comparisons"][0]["coverlap"] == pytest.approx(0.4)
+    assert "| m | fr | 6 | 0.500 | 0.667 |" in paths[0].read_text()
+
+
+def test_runs_of_different_builds_or_an_empty_folder_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from xbench.cli import app
+
+    _write_run(tmp_path / "a", "en", EN, build="sigA")
+    _write_run(tmp_path / "b", "fr", FR, build="sigB")
+    with pytest.raises(InputError, match=r"scored build sigA but .* scored build sigB"):
+        transfer.run_comparisons([tmp_path / "a", tmp_path / "b"])
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 2 and "sigA" in result.output and "sigB" in result.output
+    (tmp_path / "empty").mkdir()
+    assert CliRunner().invoke(app, ["report", str(tmp_path / "empty")]).exit_code == 2

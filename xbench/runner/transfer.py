@@ -16,14 +16,20 @@ with numpy's ``default_rng``; it is not the stream of ``xbench.study.stats.paire
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xbench.errors import InputError
+from xbench.languages import SOURCE_LANGUAGE
+from xbench.runner.results import EVAL, RESULTS_FILE, SAMPLES_FILE, RunResult, load_results, read_samples
 
 # Each number's definition and the paper it comes from, written into report.json beside it.
 DEFINITIONS: dict[str, tuple[str, str]] = {
@@ -224,3 +230,115 @@ def best_minus_worst(comparisons: Sequence[Comparison]) -> float:
     """MultiLoKo's gap: the highest minus the lowest accuracy across one model's non-English configs."""
     values = [c.accuracy for c in comparisons if not math.isnan(c.accuracy)]
     return max(values) - min(values) if values else math.nan
+
+
+def needed_n(english: np.ndarray, other: np.ndarray, z: float = 1.96) -> float:
+    """Items a paired interval needs to exclude 0 at the observed gap: (z sd(d) / |mean(d)|)^2, d = other - english."""
+    d = other - english
+    gap = abs(float(d.mean())) if d.size else 0.0
+    return math.inf if gap == 0 else (z * float(d.std(ddof=1) if d.size > 1 else 0.0) / gap) ** 2
+
+
+def run_comparisons(runs: Sequence[str | Path], *, resamples: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
+    """For every multiple-choice run of ``runs`` with an English config: one record per other config, with every metric.
+
+    Runs of one dataset must share a build signature; each config's samples.jsonl must hold the English config's items.
+    """
+    loaded = _load_runs(runs)
+    by_dataset: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for r, folder in loaded:
+        if r.kind == EVAL:
+            by_dataset[Path(r.dataset).name][str(folder)] = r.build_signature
+    for signatures in by_dataset.values():
+        check_same_build(signatures)
+    groups: dict[tuple[str, str, str], list[tuple[RunResult, Path]]] = defaultdict(list)
+    for result, folder in loaded:
+        if result.kind == EVAL and "acc" in result.metrics:
+            groups[(result.model, Path(result.dataset).name, json.dumps(result.settings, sort_keys=True))].append((result, folder))
+    records = []
+    for (model, dataset, setting), members in groups.items():
+        english = next(((r, f) for r, f in members if r.config == SOURCE_LANGUAGE), None)
+        if english is None or not (english[1] / SAMPLES_FILE).is_file():
+            continue  # no English config, or a results.json given without its samples: accuracy only
+        en_samples = read_samples(english[1] / SAMPLES_FILE)
+        comparisons = []
+        for result, folder in members:
+            if result.config == SOURCE_LANGUAGE or not (folder / SAMPLES_FILE).is_file():
+                continue
+            samples = read_samples(folder / SAMPLES_FILE)
+            c = compare(result.config, en_samples, samples, resamples=resamples, seed=seed, names=(str(english[1]), str(folder)))
+            en, lang = align(en_samples, samples, (str(english[1]), str(folder)))
+            need = needed_n(np.array([s.correct for s in en], float), np.array([s.correct for s in lang], float))
+            comparisons.append(c)
+            records.append({"model": model, "dataset": dataset, "setting": setting, **c.to_dict(), "n_needed": need, "flags": list(result.flags)})
+        spread = best_minus_worst(comparisons)
+        for record in records:
+            if (record["model"], record["dataset"], record["setting"]) == (model, dataset, setting):
+                record["best_minus_worst"] = spread
+    return records
+
+
+def _load_runs(runs: Sequence[str | Path]) -> list[tuple[RunResult, Path]]:
+    out = []
+    for run in runs:
+        path = Path(run)
+        files = [path] if path.is_file() else sorted(path.rglob(RESULTS_FILE))
+        if not files:
+            raise InputError(f"{path}: no {RESULTS_FILE} found")
+        out.extend((load_results(f), f.parent) for f in files)
+    return out
+
+
+def warnings(records: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per comparison whose gap interval includes 0: the n it would need at the observed gap."""
+    lines = []
+    for r in records:
+        gap = r["gap"]
+        if not (gap["low"] > 0 or gap["high"] < 0):
+            need = "any n (the gap is 0)" if math.isinf(r["n_needed"]) else f"about {math.ceil(r['n_needed'])} items"
+            lines.append(
+                f"{r['model']} {r['config']}: gap {gap['value']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}] includes 0 at n={r['n']}; excluding 0 at this gap needs {need}"
+            )
+    return lines
+
+
+def write_transfer(records: Sequence[dict[str, Any]], out: Path) -> list[Path]:
+    """transfer.md, transfer.csv and transfer.json (the records, with each number's definition and citation)."""
+    out.mkdir(parents=True, exist_ok=True)
+    md = [
+        "| model | config | n | acc | acc en | gap [95% CI] | McNemar p | transfer [95% CI] | overall | COverlap | consistency | RankC |",
+        "|---|" + "---|" * 11,
+    ]
+    rows = []
+    for r in records:
+        rankc = "n/a" if r["rankc"] is None else f"{r['rankc']:.3f}"
+        g, t, o = r["gap"], r["transfer"], r["overall"]
+        md.append(
+            f"| {r['model']} | {r['config']} | {r['n']} | {r['accuracy']:.3f} | {r['accuracy_en']:.3f} | {g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}] | "
+            f"{r['mcnemar_p']:.3g} | {t['value']:.3f} [{t['low']:.3f}, {t['high']:.3f}] | {o['value']:.3f} | {r['coverlap']:.3f} | {r['consistency']:.3f} | {rankc} |"
+        )
+        rows.append({k: v for k, v in _flat(r).items()})
+    notes = warnings(records)
+    md += ["", *(f"- warning: {line}" for line in notes)] if notes else []
+    md += ["", "Definitions:", "", *(f"- {name}: {text} ({cite})" for name, (text, cite) in DEFINITIONS.items())]
+    paths = [out / "transfer.md", out / "transfer.csv", out / "transfer.json"]
+    paths[0].write_text("\n".join(md) + "\n", encoding="utf-8")
+    with open(paths[1], "w", encoding="utf-8", newline="") as sink:
+        writer = csv.DictWriter(sink, fieldnames=list(rows[0]) if rows else ["model"])
+        writer.writeheader()
+        writer.writerows(rows)
+    document = {"definitions": {k: {"definition": d, "source": s} for k, (d, s) in DEFINITIONS.items()}, "comparisons": list(records), "warnings": notes}
+    paths[2].write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=True) + "\n", encoding="utf-8")
+    return paths
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}_{k}": v for k, v in value.items()})
+        elif isinstance(value, list):
+            flat[key] = "; ".join(map(str, value))
+        else:
+            flat[key] = value
+    return flat
