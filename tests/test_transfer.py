@@ -165,3 +165,14 @@ def test_runs_of_different_builds_or_an_empty_folder_exit_2(tmp_path):
     assert result.exit_code == 2 and "sigA" in result.output and "sigB" in result.output
     (tmp_path / "empty").mkdir()
     assert CliRunner().invoke(app, ["report", str(tmp_path / "empty")]).exit_code == 2
+
+
+def test_cell_bootstrap_matches_the_item_bootstrap_of_binary_scores():
+    rng = np.random.default_rng(11)
+    en = (rng.random(600) < 0.6).astype(float)
+    fr = np.where(rng.random(600) < 0.75, en, 1 - en)
+    cells = transfer.cell_bootstrap(en, fr, resamples=4000, seed=2)
+    items = transfer.paired_bootstrap([fr - en, en * fr, en * fr], [np.ones(600), en, np.ones(600)], resamples=4000, seed=2)
+    for a, b in zip(cells, items):
+        assert a.value == pytest.approx(b.value)
+        assert a.low == pytest.approx(b.low, abs=0.012) and a.high == pytest.approx(b.high, abs=0.012)

@@ -9,9 +9,11 @@ Pure numpy functions over the per-question records of ``samples.jsonl``, matched
 - answer consistency, the same option chosen in both, right or wrong;
 - per model, the best-minus-worst gap across languages (MultiLoKo, 2025).
 
-Every bootstrap interval of one comparison resamples the same items (in pairs, seeded by ``seed``)
-with numpy's ``default_rng``; it is not the stream of ``xbench.study.stats.paired_bootstrap_gap``
-(Python's ``random``), so its end points differ from that function's in the last digits.
+The bootstrap intervals resample item pairs, seeded by ``seed``, with numpy's ``default_rng``: for
+1/0 scores as a multinomial draw of the four (English, L) cells (``cell_bootstrap``), otherwise by
+resampling indices (``paired_bootstrap``). Neither is the stream of
+``xbench.study.stats.paired_bootstrap_gap`` (Python's ``random``), so the end points differ from that
+function's within the bootstrap's own noise.
 """
 
 from __future__ import annotations
@@ -128,6 +130,37 @@ def paired_bootstrap(
     return out
 
 
+def cell_bootstrap(right_en: np.ndarray, right_l: np.ndarray, *, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> list[Estimate]:
+    """Gap, transfer and overall with percentile intervals from the paired bootstrap of 1/0 scores.
+
+    Resampling n item pairs with replacement is a multinomial draw of the four cells (right in
+    both, English only, L only, neither): the same distribution as resampling items, at a cost
+    independent of n.
+    """
+    n = len(right_en)
+    both = int((right_en * right_l).sum())
+    en_only = int(right_en.sum()) - both
+    l_only = int(right_l.sum()) - both
+    cells = np.array([both, en_only, l_only, n - both - en_only - l_only], dtype=float)
+    points = [_ratio(l_only - en_only, n), _ratio(both, both + en_only), _ratio(both, n)]
+    if n == 0:
+        return [Estimate(math.nan, math.nan, math.nan) for _ in points]
+    draws = np.random.default_rng(seed).multinomial(n, cells / n, size=resamples).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        transfer = np.where(draws[:, 0] + draws[:, 1] > 0, draws[:, 0] / (draws[:, 0] + draws[:, 1]), np.nan)
+    samples = [(draws[:, 2] - draws[:, 1]) / n, transfer, draws[:, 0] / n]
+    alpha = (1 - level) / 2
+    out = []
+    for point, values in zip(points, samples):
+        values = values[~np.isnan(values)]
+        if math.isnan(point) or values.size == 0:
+            out.append(Estimate(point, math.nan, math.nan))
+        else:
+            low, high = np.quantile(values, [alpha, 1 - alpha])
+            out.append(Estimate(point, float(low), float(high)))
+    return out
+
+
 def _ratio(top: float, bottom: float) -> float:
     return float(top / bottom) if bottom > 0 else math.nan
 
@@ -195,9 +228,7 @@ def compare(
     right_en = np.array([s.correct for s in en], dtype=float)
     right_l = np.array([s.correct for s in lang], dtype=float)
     both = right_en * right_l
-    gap, transfer, overall = paired_bootstrap(
-        [right_l - right_en, both, both], [np.ones_like(right_en), right_en, np.ones_like(right_en)], resamples=resamples, seed=seed
-    )
+    gap, transfer, overall = cell_bootstrap(right_en, right_l, resamples=resamples, seed=seed)
     b = int(((right_en == 1) & (right_l == 0)).sum())
     c = int(((right_en == 0) & (right_l == 1)).sum())
     either = float(np.maximum(right_en, right_l).sum())
