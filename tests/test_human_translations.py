@@ -97,6 +97,21 @@ def test_mmmlu_import_then_build_takes_human_cells_first(tmp_path, english):
     row = by_id["elementary_mathematics/test/2"]
     assert row["question"] == "FR: What is 3 x 3?"
     assert row["choices"] == ["FR: 6", "FR: 9", "FR: 4", "FR: At noon"]
+    assert row["translation"] == "human"
+
+
+def test_machine_translation_only_for_gaps(tmp_path, english):
+    maths = [r for r in MMLU_TEST if r["subject"] == "elementary_mathematics"]
+    source = write_mmmlu(tmp_path / "mmlu_FR-FR.csv", maths)
+    cache = tmp_path / "cache.sqlite"
+    assert invoke("translations", "import", source, "--from", "mmmlu", "--english", english, "--cache", cache).exit_code == 0
+    out = tmp_path / "build"
+    args = ("build", "mmlu_mixup", "--source", english, "--langs", "fr", "--formats", "full", "--translator", "memory,pseudo", "--cache", cache, "--out", out)
+    assert invoke(*args).exit_code == 0
+    rows = {r["id"]: r for r in pq.read_table(next((out / "fr_full").glob("test-*.parquet"))).to_pylist()}
+    assert {rows[i]["translation"] for i in rows if i.startswith("elementary_mathematics")} == {"human"}
+    geography = rows["high_school_geography/test/1"]
+    assert geography["translation"] == "pseudo" and geography["question"] == "[fr] Which city is in Brazil?"
 
 
 def test_global_mmlu_provenance_from_is_annotated(tmp_path, english):
