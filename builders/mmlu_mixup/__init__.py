@@ -12,6 +12,7 @@ from xbench.errors import InputError
 from xbench.family import Family, MixedBuilder, NoOptions, Row
 from xbench.paper import STUDY_CITATION
 from xbench.sources import TABLE_SUFFIXES, existing_path, load_hub_dataset, read_table, validate_mc_row
+from xbench.translation.human import HUMAN_FIRST
 
 HUB_SOURCE = "cais/mmlu"
 SAMPLE = "sample"
@@ -128,4 +129,5 @@ FAMILY = Family(
     source_datasets=(HUB_SOURCE,),
     citation=CITATION,
     splits=SPLITS,
+    memory_prefer=HUMAN_FIRST,  # imported MMMLU / Global-MMLU cells win over machine ones
 )
