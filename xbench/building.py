@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench.build_report import BuildReport
-from xbench.built_dataset import CARD_FILE, REPORT_FILE
+from xbench.built_dataset import CARD_FILE, REPORT_FILE, SHARD_NAME
 from xbench.card import render_card
 from xbench.choices import parse_choices
 from xbench.errors import InputError, XbenchError
@@ -40,9 +40,6 @@ from xbench.formats import ConfigSpec, check_config_name, parse_formats, parse_p
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
 from xbench.quiet import silence_libraries
 from xbench.translation import Engine, LanguageStats, Outcome, TranslationCache, Translator, resolve_engines
-
-_SHARD = re.compile(r"[A-Za-z0-9_.-]+-\d{5}-of-\d{5}\.parquet")  # what a build writes in a config folder
-
 
 Progress = Callable[[str, int, int], None]
 
@@ -248,7 +245,7 @@ def _check_target(target: Path, configs: list[str], source: str | None) -> None:
             "build them again in the same command (add their languages/formats), choose another --out, or move them away"
         )
     foreign = [name for name in configs if (target / name).exists() and name not in owned]
-    foreign += [str(Path(name) / p.name) for name in owned if (target / name).is_dir() for p in (target / name).iterdir() if not _SHARD.fullmatch(p.name)]
+    foreign += [str(Path(name) / p.name) for name in owned if (target / name).is_dir() for p in (target / name).iterdir() if not SHARD_NAME.fullmatch(p.name)]
     if foreign:
         raise InputError(f"--out: {target / foreign[0]} exists and was not written by xbench; move it away or choose another --out")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from xbench.sources import load_hub_dataset
 REQUIRED_COLUMNS = ("question", "answer")
 CARD_FILE = "README.md"
 REPORT_FILE = "build_report.json"  # what a build did; it also lists the configs the folder owns
+SHARD_NAME = re.compile(r"[A-Za-z0-9_.-]+-\d{5}-of-\d{5}\.parquet")  # what a build writes in a config folder
 MULTIPLE_CHOICE, GENERATION, TEXT = "multiple_choice", "generation", "text"
 KINDS = (MULTIPLE_CHOICE, GENERATION, TEXT)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from xbench.built_dataset import CARD_FILE, REPORT_FILE
+from xbench.built_dataset import CARD_FILE, REPORT_FILE, SHARD_NAME
 from xbench.errors import InputError, XbenchError
 from xbench.redact import hub_token
 
@@ -22,6 +24,7 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
     folder = Path(folder)
     if not (folder / CARD_FILE).is_file() or not (folder / REPORT_FILE).is_file():
         raise InputError(f"{folder}: not an xbench build folder ({CARD_FILE} and {REPORT_FILE} expected)")
+    listing = manifest(folder)
     if not force:
         _refuse_placeholder_build(folder)
     check_repo_id(repo)
@@ -40,6 +43,7 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
             repo_id=repo,
             folder_path=str(folder),
             repo_type="dataset",
+            allow_patterns=listing.upload,  # only what the build wrote: a .env or notes beside it stay local
             commit_message=f"xbench build{f' {revision}' if revision else ''}",
             # shards of an earlier build that this one no longer has must not be loaded with it
             delete_patterns=["*.parquet"],
@@ -53,6 +57,34 @@ def push(folder: str | Path, repo: str, *, revision: str | None = None, private:
         message = (f"{type(err).__name__}: {err}".splitlines() or [""])[0][:300]
         raise XbenchError(f"push to {repo} failed ({message}); check the network and your token (HF_TOKEN or `hf auth login`)") from None
     return str(getattr(commit, "commit_url", commit))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The files of a build folder that ``push`` uploads (what the build wrote) and those it leaves out."""
+
+    upload: list[str]  # POSIX paths relative to the folder
+    left_out: list[str]
+
+
+def manifest(folder: str | Path) -> Manifest:
+    """The card, the build report and the parquet shards of the configs the report lists; anything else is left out."""
+    folder = Path(folder)
+    try:
+        configs = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8")).get("configs") or {}
+    except (OSError, ValueError, AttributeError) as err:
+        raise InputError(f"{folder / REPORT_FILE}: unreadable ({type(err).__name__})") from None
+    if not isinstance(configs, dict) or not all(isinstance(name, str) and name and "/" not in name and name not in (".", "..") for name in configs):
+        raise InputError(f"{folder / REPORT_FILE}: 'configs' is not a mapping of config folder names")
+    upload, left_out = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        relative = path.relative_to(folder).as_posix()
+        parts = relative.split("/")
+        owned = relative in (CARD_FILE, REPORT_FILE) or (
+            len(parts) == 2 and parts[0] in configs and SHARD_NAME.fullmatch(parts[1]) is not None and not path.is_symlink()
+        )
+        (upload if owned else left_out).append(relative)
+    return Manifest(upload=upload, left_out=left_out)
 
 
 def check_repo_id(repo: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from xbench import __version__
 from xbench.errors import InputError
+from xbench.study.checks import check_step_folder
 from xbench.study.recipe import BASE, Recipe
 
 STUDY_FILE = "study.json"  # the plan a study folder was run with: written first, read by the report
@@ -252,6 +253,8 @@ def make_plan(recipe: Recipe, *, profile: str = "full", models: list[str] | None
     steps.append(
         Step("report", "report", {"figure": data["figure"], "published": data.get("published") or [], "figures": data["paper"]["figures"]}, results, "report")
     )
+    for step in steps:
+        check_step_folder(step.out, step.id)
     plan = Plan(recipe, profile, model_ids, steps)
     assign_keys(plan)
     return plan

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xbench.errors import InputError
+from xbench.study.checks import check_acyclic, check_eval_settings, check_names
 
 BASE = "base"  # in an evaluation's models: the recipe's model itself, not fine-tuned
 PROBE_KINDS = ("mt", "embed")
@@ -147,6 +148,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', None) or type(err).__name__})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a recipe is a YAML mapping")
+    check_acyclic(data, str(path))
     return data
 
 
@@ -181,6 +183,7 @@ def validate(data: dict[str, Any], where: str) -> None:
     name = Path(where).stem
     if data["name"] != name and Path(where).parent == recipe_folder():
         raise InputError(f"{where}: name: {data['name']!r} differs from the file name {name!r}")
+    check_names(data, where)
     _check(data["paper"], _PAPER, where, "paper.")
     if not data["models"] or not all(isinstance(m, str) and m for m in data["models"]):
         raise InputError(f"{where}: models: a non-empty list of model ids")
@@ -207,6 +210,7 @@ def validate(data: dict[str, Any], where: str) -> None:
             if model != BASE and model not in finetunes:
                 raise InputError(f"{where}: evaluations.{name}.models: {model!r} is neither {BASE!r} nor a fine-tuning run")
         _check_settings(ev.get("settings") or {}, EVAL_SETTINGS, where, f"evaluations.{name}.settings.")
+        check_eval_settings(ev.get("settings") or {}, where, f"evaluations.{name}.settings.")
         seen = set()
         for index, variant in enumerate(ev.get("variants") or []):
             if not isinstance(variant, dict):
@@ -216,6 +220,7 @@ def validate(data: dict[str, Any], where: str) -> None:
                 raise InputError(f"{where}: evaluations.{name}.variants[{index}].name: {variant['name']!r} appears twice")
             seen.add(variant["name"])
             _check_settings(variant.get("settings") or {}, EVAL_SETTINGS, where, f"evaluations.{name}.variants[{index}].settings.")
+            check_eval_settings(variant.get("settings") or {}, where, f"evaluations.{name}.variants[{index}].settings.")
     for name, probe in probes.items():
         _check(probe, _PROBE, where, f"probes.{name}.")
         if probe["kind"] not in PROBE_KINDS:
