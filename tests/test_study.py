@@ -171,7 +171,9 @@ def test_mcnemar_matches_statsmodels_and_a_hand_computed_case():
         a = [rng.random() < 0.6 for _ in range(n)]
         b = [rng.random() < 0.5 for _ in range(n)]
         test = stats.mcnemar_exact(a, b)
-        table = [[sum(x and y for x, y in zip(a, b)), test.b], [test.c, sum(not x and not y for x, y in zip(a, b))]]
+        only_a, only_b = sum(x and not y for x, y in zip(a, b)), sum(y and not x for x, y in zip(a, b))
+        assert (test.b, test.c) == (only_a, only_b)
+        table = [[sum(x and y for x, y in zip(a, b)), only_a], [only_b, sum(not x and not y for x, y in zip(a, b))]]
         assert test.p_value == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-9, abs=1e-15)
     assert stats.mcnemar_exact([True, False], [True, False]).p_value == 1.0
 

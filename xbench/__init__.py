@@ -7,7 +7,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from xbench import _checkout
 from xbench.errors import InputError, TranslationFailed, XbenchError
+
+_checkout.install()
 
 # Imported on first use: the build pipeline pulls in `datasets`, which `xbench --help` does not need.
 _LAZY = {"BuildReport": "xbench.build_report", "build": "xbench.building", "Engine": "xbench.translation", "TranslationCache": "xbench.translation"}
