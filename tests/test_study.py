@@ -18,6 +18,10 @@ from xbench.study import run as study_run
 RECIPES = ["fig2", "fig3", "fig4", "fig5a", "fig5b", "fig6", "fig7", "fig8", "fig9", "fig17", "fig18", "tb1", "tb2", "tb3", "tb8"]
 
 
+def test_recipes_are_listed_in_natural_order():
+    assert recipe_names() == RECIPES  # fig2 before fig17, tb3 before tb8
+
+
 def test_every_experiment_of_the_issue_has_a_recipe_that_validates_and_plans():
     assert sorted(recipe_names()) == sorted(RECIPES)
     local_data = {
