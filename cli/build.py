@@ -193,7 +193,9 @@ def info(
     from xbench.build_info import read_build_info
 
     built = read_build_info(folder)
-    out_console.print(f"{built.pretty_name or built.family} ({folder})", markup=False, highlight=False)
+    # The title already ends in "(xbench)"; the folder goes on its own line so nothing is doubled.
+    out_console.print(built.pretty_name or built.family, markup=False, highlight=False)
+    out_console.print(f"folder: {folder}", markup=False, highlight=False)
     if built.signature:
         out_console.print(f"build signature: {built.signature}", markup=False, highlight=False)
     if built.notice:

@@ -77,6 +77,7 @@ def test_info_lists_configs_splits_rows_and_signature_unwrapped(sample_build):
     result = invoke("info", sample_build)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
+    assert lines[:2] == ["MMLU in mixed languages (xbench)", f"folder: {sample_build}"]  # the title once, not "(xbench) (folder)"
     assert "build signature: xbench:mmlu_mixup|translator:pseudo|seed:0|v:" + xbench.__version__ in lines
     assert any(line.startswith("NOT FOR EVALUATION") and line.endswith("For layout checks and tests only.") for line in lines)  # one line, not wrapped
     rows = [" ".join(line.replace("│", " ").split()) for line in lines]
