@@ -45,6 +45,13 @@ def test_help_shows_flags_as_flags_and_every_default():
     assert "--log-samples" in eval_help and "--threads" in eval_help and "[required]" in eval_help
 
 
+def test_build_help_lists_the_families():
+    from xbench.builders import families
+
+    text = " ".join(invoke("build", "--help").output.split())
+    assert f"Dataset family: {', '.join(sorted(families()))}." in text
+
+
 def test_engines_keep_their_brackets():
     result = invoke("engines")
     assert result.exit_code == 0 and "deterministic '[fr] text', offline" in result.output
