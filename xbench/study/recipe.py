@@ -8,8 +8,8 @@ configs do.
 
 from __future__ import annotations
 
-import re
 import copy
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
