@@ -13,6 +13,15 @@ from .output import exit_codes, out_console
 FAMILY_OPTIONS = "Family options (tofu, wikitext_mixed)"
 
 
+def family_names() -> list[str]:
+    """The families' folder names, read without importing them (so --help stays instant)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("xbench.builders")
+    folders = [Path(location) for location in (spec.submodule_search_locations or [])] if spec else []
+    return sorted(child.name for folder in folders for child in folder.iterdir() if (child / "__init__.py").is_file())
+
+
 @exit_codes
 def languages() -> None:
     """List the supported languages and the codes engines use."""
@@ -49,7 +58,7 @@ def engines() -> None:
 
 @exit_codes
 def build(
-    dataset: Annotated[str, typer.Argument(help="Dataset family, e.g. mmlu_mixup.")],
+    dataset: Annotated[str, typer.Argument(help=f"Dataset family: {', '.join(family_names())}.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", metavar="DIR", help="Output folder (Hub-ready). [required unless --dry-run]")] = None,
     langs: Annotated[str | None, typer.Option(help="Comma-separated language codes, or 'all'.")] = None,
     formats: Annotated[str | None, typer.Option(help="Comma-separated formats, or 'all'.")] = None,
@@ -193,7 +202,9 @@ def info(
     from xbench.build_info import read_build_info
 
     built = read_build_info(folder)
-    out_console.print(f"{built.pretty_name or built.family} ({folder})", markup=False, highlight=False)
+    # The title already ends in "(xbench)"; the folder goes on its own line so nothing is doubled.
+    out_console.print(built.pretty_name or built.family, markup=False, highlight=False)
+    out_console.print(f"folder: {folder}", markup=False, highlight=False)
     if built.signature:
         out_console.print(f"build signature: {built.signature}", markup=False, highlight=False)
     if built.notice:

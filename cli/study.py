@@ -33,7 +33,9 @@ def study_list() -> None:
 @exit_codes
 def study_run(
     recipe: Annotated[str, typer.Argument(help="A recipe name (xbench study list) or a recipe .yaml file.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Study folder: every step's output, steps/ records, report/.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Study folder: every step's output, steps/ records, report/. [required unless --dry-run]")
+    ] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE overrides, e.g. evaluations.hp.settings.limit=50.", show_default=False)] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated models instead of the recipe's (Hub ids or local folders).")] = None,
     profile: Annotated[str, typer.Option(help="full, or smoke: SmolLM2-135M and small bundled data slices, offline on CPU.")] = "full",
@@ -41,12 +43,21 @@ def study_run(
     cache: CacheOption = None,
 ) -> None:
     """Run a recipe end to end; steps whose inputs, settings and versions are unchanged are skipped."""
+    from xbench.errors import InputError
     from xbench.study import load_recipe, make_plan, run_plan
 
+    if out is None and not dry_run:
+        raise InputError("--out: give the study folder (only --dry-run can go without one)")
     plan = make_plan(load_recipe(recipe, overrides), profile=profile, models=split_list(models))
     plan.cache = str(cache) if cache else None
     if dry_run:
-        _print_estimates(plan, out)
+        if out is None:  # nothing is cached in a folder that does not exist yet: every step is planned as "run"
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="xbench-dry-run-") as scratch:
+                _print_estimates(plan, Path(scratch) / "study")
+        else:
+            _print_estimates(plan, out)
         return
     outcomes = run_plan(plan, out, log=lambda line: err_console.print(line, highlight=False, markup=False))
     ran = sum(o.status != "skipped" for o in outcomes)

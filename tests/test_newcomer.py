@@ -45,6 +45,13 @@ def test_help_shows_flags_as_flags_and_every_default():
     assert "--log-samples" in eval_help and "--threads" in eval_help and "[required]" in eval_help
 
 
+def test_build_help_lists_the_families():
+    from xbench.builders import families
+
+    text = " ".join(invoke("build", "--help").output.split())
+    assert f"Dataset family: {', '.join(sorted(families()))}." in text
+
+
 def test_engines_keep_their_brackets():
     result = invoke("engines")
     assert result.exit_code == 0 and "deterministic '[fr] text', offline" in result.output
@@ -77,6 +84,7 @@ def test_info_lists_configs_splits_rows_and_signature_unwrapped(sample_build):
     result = invoke("info", sample_build)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
+    assert lines[:2] == ["MMLU in mixed languages (xbench)", f"folder: {sample_build}"]  # the title once, not "(xbench) (folder)"
     assert "build signature: xbench:mmlu_mixup|translator:pseudo|seed:0|v:" + xbench.__version__ in lines
     assert any(line.startswith("NOT FOR EVALUATION") and line.endswith("For layout checks and tests only.") for line in lines)  # one line, not wrapped
     rows = [" ".join(line.replace("│", " ").split()) for line in lines]

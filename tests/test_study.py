@@ -18,6 +18,10 @@ from xbench.study import run as study_run
 RECIPES = ["fig2", "fig3", "fig4", "fig5a", "fig5b", "fig6", "fig7", "fig8", "fig9", "fig17", "fig18", "tb1", "tb2", "tb3", "tb8"]
 
 
+def test_recipes_are_listed_in_natural_order():
+    assert recipe_names() == RECIPES  # fig2 before fig17, tb3 before tb8
+
+
 def test_every_experiment_of_the_issue_has_a_recipe_that_validates_and_plans():
     assert sorted(recipe_names()) == sorted(RECIPES)
     local_data = {
@@ -295,6 +299,10 @@ def test_dry_run_plans_translation_work_questions_and_time_and_writes_nothing(tm
     result = CliRunner().invoke(app, ["study", "run", "tb2", "--profile", "smoke", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--dry-run"])
     assert result.exit_code == 0 and "estimated time 18s from measured throughput; 1 step(s) not measured yet" in result.output, result.output
     assert not out.exists()
+    no_out = CliRunner().invoke(app, ["study", "run", "tb2", "--profile", "smoke", "--cache", str(tmp_path / "c.sqlite"), "--dry-run"])
+    assert no_out.exit_code == 0 and "estimated time 18s from measured throughput" in no_out.output, no_out.output
+    missing = CliRunner().invoke(app, ["study", "run", "tb2", "--profile", "smoke"])
+    assert missing.exit_code == 2 and "--out: give the study folder" in missing.output, missing.output
 
 
 def test_configs_map_to_language_and_format_including_tofu():

@@ -9,6 +9,7 @@ configs do.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -118,8 +119,14 @@ def recipe_folder() -> Path:
     return Path(str(resources.files("xbench.recipes")))
 
 
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key that orders digit runs by value: fig2 before fig17, tb3 before tb8."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part]
+
+
 def recipe_names() -> list[str]:
-    return sorted(p.stem for p in recipe_folder().glob("*.yaml"))
+    """The bundled recipes in natural order (fig2, fig3, ..., fig17, fig18, tb1, ...)."""
+    return sorted((p.stem for p in recipe_folder().glob("*.yaml")), key=_natural_key)
 
 
 def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
