@@ -33,21 +33,44 @@ def study_list() -> None:
 @exit_codes
 def study_run(
     recipe: Annotated[str, typer.Argument(help="A recipe name (xbench study list) or a recipe .yaml file.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Study folder: every step's output, steps/ records, report/.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Study folder: every step's output, steps/ records, report/ (optional with --dry-run).")
+    ] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE overrides, e.g. evaluations.hp.settings.limit=50.", show_default=False)] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated models instead of the recipe's (Hub ids or local folders).")] = None,
     profile: Annotated[str, typer.Option(help="full, or smoke: SmolLM2-135M and small bundled data slices, offline on CPU.")] = "full",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan: steps, translation work, questions, tokens, time, what is cached.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --dry-run: the plan as JSON on stdout (steps with id, kind, model and resolved settings).")
+    ] = False,
     cache: CacheOption = None,
 ) -> None:
     """Run a recipe end to end; steps whose inputs, settings and versions are unchanged are skipped."""
+    from xbench.errors import InputError
     from xbench.study import load_recipe, make_plan, run_plan
 
     plan = make_plan(load_recipe(recipe, overrides), profile=profile, models=split_list(models))
     plan.cache = str(cache) if cache else None
-    if dry_run:
-        _print_estimates(plan, out)
+    if as_json and not dry_run:
+        raise InputError("--json: only with --dry-run")
+    if dry_run and as_json:
+        import json
+
+        from xbench.study.plan_json import plan_json
+
+        typer.echo(json.dumps(plan_json(plan, out), indent=2, ensure_ascii=False, default=str))
         return
+    if dry_run:
+        if out is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="xbench-study-plan-") as folder:
+                _print_estimates(plan, Path(folder) / "study")
+        else:
+            _print_estimates(plan, out)
+        return
+    if out is None:
+        raise InputError("--out: required (except with --dry-run)")
     outcomes = run_plan(plan, out, log=lambda line: err_console.print(line, highlight=False, markup=False))
     ran = sum(o.status != "skipped" for o in outcomes)
     out_console.print(f"{ran} step(s) ran, {len(outcomes) - ran} unchanged; report: {out / 'report' / 'results.md'}, figure: {out / 'report' / 'figure.png'}")
