@@ -16,8 +16,8 @@ from xbench.study.plan import Plan, Step
 
 EVAL_DEFAULTS = {"protocol": "study", "strategy": "maxprob"}  # xbench eval's defaults (runner/evaluate.py)
 FIRST_TOKEN_COMPARISON = {
-    "study": "the greedy first token, decoded, must equal the option letter exactly",
-    "harness": "the greedy first token, decoded and stripped of whitespace, must equal the option letter",
+    "study": "the greedy first token, decoded and stripped of whitespace, must equal the option letter (paper § E.2; the released code samples and compares whole strings)",
+    "harness": "the greedy first token must be one of the option tokens",
 }
 
 
