@@ -40,22 +40,34 @@ def study_run(
     models: Annotated[str | None, typer.Option(help="Comma-separated models instead of the recipe's (Hub ids or local folders).")] = None,
     profile: Annotated[str, typer.Option(help="full, or smoke: SmolLM2-135M and small bundled data slices, offline on CPU.")] = "full",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan: steps, translation work, questions, tokens, time, what is cached.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --dry-run: the plan as JSON on stdout (steps with id, kind, model and resolved settings).")
+    ] = False,
     cache: CacheOption = None,
 ) -> None:
     """Run a recipe end to end; steps whose inputs, settings and versions are unchanged are skipped."""
     from xbench.errors import InputError
     from xbench.study import load_recipe, make_plan, run_plan
 
+    if as_json and not dry_run:
+        raise InputError("--json: only with --dry-run")
     if out is None and not dry_run:
         raise InputError("--out: give the study folder (only --dry-run can go without one)")
     plan = make_plan(load_recipe(recipe, overrides), profile=profile, models=split_list(models))
     plan.cache = str(cache) if cache else None
+    if dry_run and as_json:
+        import json
+
+        from xbench.study.plan_json import plan_json
+
+        typer.echo(json.dumps(plan_json(plan, out), indent=2, ensure_ascii=False, default=str))
+        return
     if dry_run:
-        if out is None:  # nothing is cached in a folder that does not exist yet: every step is planned as "run"
+        if out is None:
             import tempfile
 
-            with tempfile.TemporaryDirectory(prefix="xbench-dry-run-") as scratch:
-                _print_estimates(plan, Path(scratch) / "study")
+            with tempfile.TemporaryDirectory(prefix="xbench-study-plan-") as folder:
+                _print_estimates(plan, Path(folder) / "study")
         else:
             _print_estimates(plan, out)
         return

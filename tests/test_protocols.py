@@ -194,14 +194,15 @@ def test_sentencepiece_bare_and_spaced_letters_agree(ids):
 
 
 def test_first_token_rule_per_protocol():
-    assert not protocols.first_token_matches(" A", "A", "study")
+    assert protocols.first_token_matches(" A", "A", "study")  # the paper's § E.2 rule; the released code says no
     assert protocols.first_token_matches("A", "A", "study")
+    assert not protocols.first_token_matches(" B", "A", "study")
     assert protocols.first_token_matches(" A", "A", "harness")
     tokenizer = byte_level_tokenizer()
     model = tiny_llama(tokenizer)
     spaced_a = tokenizer.convert_tokens_to_ids("ĠA")
     bare_b = tokenizer.convert_tokens_to_ids("B")
-    for protocol, spaced_prediction, bare_prediction in (("study", -1, 1), ("harness", 0, -1)):
+    for protocol, spaced_prediction, bare_prediction in (("study", 0, 1), ("harness", 0, -1)):
         scorer = McScorer(model, tokenizer, option_tokens(tokenizer, "ABCD", protocol), strategy="first-token", protocol=protocol)
         logits = torch.zeros(len(tokenizer))
         logits[spaced_a] = 5.0

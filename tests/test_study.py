@@ -312,3 +312,31 @@ def test_configs_map_to_language_and_format_including_tofu():
     assert language_and_format("mixup") == ("en", "mixup") and not is_english_reference("mixup")
     assert language_and_format("forget10_perturbed_es") == ("es", "full")
     assert is_english_reference("forget10_perturbed_en") and is_english_reference("en") and not is_english_reference("fr")
+
+
+def test_dry_run_json_prints_the_resolved_plan_on_stdout_without_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(study_run, "throughput_file", lambda: tmp_path / "throughput.json")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["study", "run", "tb3", "--profile", "smoke", "--cache", str(tmp_path / "c.sqlite"), "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["recipe"] == "tb3" and plan["profile"] == "smoke"
+    steps = {s["id"]: s for s in plan["steps"]}
+    assert all({"id", "kind", "model", "settings"} <= set(s) for s in plan["steps"])
+    tune = next(s for s in plan["steps"] if s["kind"] == "finetune")
+    assert tune["model"] == "SmolLM2-135M"
+    assert tune["settings"]["max_steps"] == 2 and tune["settings"]["optimizer_steps"] == 2
+    assert tune["settings"]["packing"] is True and tune["settings"]["max_length"] == 128
+    assert tune["settings"]["learning_rate"] is not None and tune["settings"]["recipe"] == "study"
+    ev = next(s for s in steps.values() if s["kind"] == "eval")
+    assert ev["settings"]["protocol"] == "study" and ev["settings"]["strategy"] == "maxprob"
+    assert ev["settings"]["first_token_comparison"].startswith("the greedy first token")
+    assert isinstance(ev["settings"]["questions"], int)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.sqlite"] or sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_json_without_dry_run_and_run_without_out_exit_2():
+    result = CliRunner().invoke(app, ["study", "run", "tb3", "--profile", "smoke", "--json"])
+    assert result.exit_code == 2 and "--json: only with --dry-run" in result.output
+    result = CliRunner().invoke(app, ["study", "run", "tb3", "--profile", "smoke"])
+    assert result.exit_code == 2 and "--out: give the study folder" in result.output

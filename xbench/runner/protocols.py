@@ -41,11 +41,11 @@ translate-then-answer  header with ``INTERV_PROMPTS[2]``;           xbench's ``E
                        in :func:`read_written_answer`
 first token (Tb. 8)    the greedy token, decoded (special tokens    the greedy token counts if it is one of the
                        skipped, as CKB hf.py ``query_generation``),  option tokens above (``" A"``); backends
-                       must equal the option id exactly: ``" A"``   that return text compare it after
-                       is wrong (``pred == label`` in the MMLU      stripping whitespace
-                       evaluation loop, third_party/hendrycks_mmlu,
-                       which the published repository does not
-                       include)
+                       equals the option id after stripping         that return text compare it after
+                       whitespace: ``" A"`` is A (the paper, § E.2; stripping whitespace
+                       the released code compares ``pred == label``
+                       on a sampled token, so ``" A"`` is wrong
+                       there: see :func:`first_token_matches`)
 precision (auto)       GPU: float16 for MMLU (hf.py), bfloat16 for  bfloat16 where supported, else float32
                        HP-Quiz (HP/evaluate.py) and TOFU (locuslab/
                        tofu evals/eval_everything.py); CPU float32
@@ -142,10 +142,15 @@ def study_option_token(tokenizer, label: str) -> int:
 def first_token_matches(text: str, label: str, protocol: str) -> bool:
     """Whether a model's first answer token (decoded) names option ``label``.
 
-    study: exact string equality, as the official code compares ``pred == label``, so ``" A"``
-    is wrong; harness: compared after stripping whitespace. For backends that return text.
+    Both protocols compare after stripping whitespace, so ``" A"`` counts as A. study: the
+    paper's rule (§ E.2: greedy decoding, and Llama-3-8B, whose tokenizer makes ``" A"`` one
+    token, scores slightly higher with the first token than with max-probability, which only
+    holds if ``" A"`` is A). The released code differs: it samples (``do_sample=True`` in CKB
+    hf.py ``query_generation``) and compares whole strings (``pred == label``), under which
+    ``" A"`` is wrong; xbench follows the paper. harness: stripped, as lm-eval's answer filters.
     """
-    return text == label if protocol == STUDY else text.strip() == label
+    del protocol  # one rule for both protocols since the paper's § E.2; kept for callers
+    return text.strip() == label
 
 
 _ANSWER = re.compile(r"Answer:[ \t]*")
