@@ -295,3 +295,14 @@ def test_scoring_path_is_chosen_in_one_place():
     from xbench.runner.scoring import PATHS, scoring_path
 
     assert scoring_path(1) == "prefix-cache" and scoring_path(16) == "prefix-batched" and set(PATHS) >= {scoring_path(1), scoring_path(8)}
+
+
+def test_eval_with_a_batch_size_gives_the_one_at_a_time_predictions(tiny_model, sample_mmlu_dir, tmp_path):
+    one = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "one", configs=["en"], shots=2)[0]
+    batched = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "b3", configs=["en"], shots=2, batch_size=3)[0]
+    read = lambda run: [json.loads(line) for line in (tmp_path / run / "en" / "samples.jsonl").read_text().splitlines()]  # noqa: E731
+    pairs = list(zip(read("one"), read("b3")))
+    assert pairs and one.metrics == batched.metrics
+    for a, b in pairs:
+        assert a["id"] == b["id"] and a["prediction"] == b["prediction"]
+        assert max(abs(x - y) for x, y in zip(a["probs"], b["probs"])) < 1e-5
