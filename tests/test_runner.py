@@ -261,3 +261,48 @@ def test_resume_rescores_samples_made_with_other_prompt_settings(tiny_model, sam
     fresh = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "fresh", configs=["en"], limit=6, ids="1234")[0]
     assert changed.metrics == fresh.metrics
     assert (tmp_path / "run" / "en" / "samples.jsonl").read_text() == (tmp_path / "fresh" / "en" / "samples.jsonl").read_text()
+
+
+@pytest.mark.parametrize("make", [byte_level_tokenizer, sentencepiece_style_tokenizer])
+@pytest.mark.parametrize("batch", [1, 4, 5, 32])
+def test_prefix_batched_equals_one_at_a_time(make, batch):
+    """fp32, prompts of unequal length, batches that do not divide 11 questions: same predictions, probabilities within 1e-5."""
+    tokenizer = make()
+    model = tiny_llama(tokenizer)
+    scorer = McScorer(model, tokenizer, resolve_option_tokens(tokenizer, "ABCD"))
+    _prefix, texts = _prompts(n=11)
+    lengths = {len(scorer.encode(t)) for t in texts}
+    assert len(lengths) > 3 and len(texts) % 4 and len(texts) % 5
+    one = scorer.score_group(texts)
+    batched = scorer.score_prefix_batched(texts, batch)
+    assert len(batched) == len(texts)
+    for reference, fast in zip(one, batched):
+        assert fast.prediction == reference.prediction and fast.token == reference.token
+        assert max(abs(a - b) for a, b in zip(fast.probs, reference.probs)) < 1e-5
+        assert max(abs(a - b) for a, b in zip(fast.logprobs, reference.logprobs)) < 1e-4
+    assert len({s.prediction for s in one}) > 1
+
+
+def test_prefix_batched_without_a_shared_prefix_falls_back_to_plain_batches():
+    tokenizer = byte_level_tokenizer()
+    model = tiny_llama(tokenizer)
+    scorer = McScorer(model, tokenizer, resolve_option_tokens(tokenizer, "ABCD"))
+    texts = ["Q?\nA. x\nB. y\nC. z\nD. w\nAnswer:", "Zebra?\nA. 1\nB. 2\nC. 3\nD. 4\nAnswer:", "Moon\nA. p\nB. q\nC. r\nD. s\nAnswer:"]
+    assert [s.prediction for s in scorer.score_prefix_batched(texts, 2)] == [scorer.score_plain(t).prediction for t in texts]
+
+
+def test_scoring_path_is_chosen_in_one_place():
+    from xbench.runner.scoring import PATHS, scoring_path
+
+    assert scoring_path(1) == "prefix-cache" and scoring_path(16) == "prefix-batched" and set(PATHS) >= {scoring_path(1), scoring_path(8)}
+
+
+def test_eval_with_a_batch_size_gives_the_one_at_a_time_predictions(tiny_model, sample_mmlu_dir, tmp_path):
+    one = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "one", configs=["en"], shots=2)[0]
+    batched = evaluate(tiny_model, str(sample_mmlu_dir), out=tmp_path / "b3", configs=["en"], shots=2, batch_size=3)[0]
+    read = lambda run: [json.loads(line) for line in (tmp_path / run / "en" / "samples.jsonl").read_text().splitlines()]  # noqa: E731
+    pairs = list(zip(read("one"), read("b3")))
+    assert pairs and one.metrics == batched.metrics
+    for a, b in pairs:
+        assert a["id"] == b["id"] and a["prediction"] == b["prediction"]
+        assert max(abs(x - y) for x, y in zip(a["probs"], b["probs"])) < 1e-5

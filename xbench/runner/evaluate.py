@@ -34,7 +34,7 @@ from xbench.runner.results import (
     write_samples,
 )
 from xbench.runner.resume import resumable_samples, run_identity, sample_log
-from xbench.runner.scoring import McScorer, Scored, option_tokens
+from xbench.runner.scoring import McScorer, Scored, option_tokens, scoring_path
 from xbench.runner.settings import STUDY_TRANSLATE_INSTRUCTION, EvalSettings
 
 if TYPE_CHECKING:
@@ -474,8 +474,11 @@ def _score_texts(scorer, texts, settings, batch, budget, max_new_tokens=None) ->
 
 
 def _score(scorer: McScorer, texts: list[str], batch: int) -> Iterable[Scored]:
-    if batch == 1:
+    path = scoring_path(batch)
+    if path == "prefix-cache":
         return scorer.iter_group(texts)  # one question at a time: progress advances per question
+    if path == "prefix-batched":
+        return scorer.score_prefix_batched(texts, batch)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
     scored: dict[int, Scored] = {}
     for start in range(0, len(order), batch):

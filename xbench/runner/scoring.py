@@ -10,6 +10,7 @@ at the last position.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -90,6 +91,20 @@ def _cache_keyword(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+PATHS = ("prefix-cache", "prefix-batched", "left-padded")
+
+
+def scoring_path(batch: int) -> str:
+    """Which forward-pass layout scores a subject's questions: one home for the choice.
+
+    Batch 1 keeps one question per pass over the prefix cache (fastest on CPU); larger batches
+    share the prefix cache across right-padded suffixes, which computes each demo once and gives
+    the same predictions as batch 1 (probabilities within 1e-5 in float32). ``left-padded``
+    (no cache, every prompt whole) stays available to callers that ask for it.
+    """
+    return "prefix-cache" if batch == 1 else "prefix-batched"
+
+
 class McScorer:
     def __init__(
         self,
@@ -161,6 +176,50 @@ class McScorer:
                     cache.crop(-(cache.get_seq_length() - shared))
                 scored = self._decide(out.logits[0, -1])
             yield scored
+
+    def score_prefix_batched(self, prompts: Sequence[str], batch: int) -> list[Scored]:
+        """Score prompts that share a demo prefix, ``batch`` suffixes per forward pass over one prefix cache.
+
+        The prefix (the prompts' longest common token prefix) is encoded once; each chunk of
+        suffixes gets a copy of its cache expanded to the chunk's size. Suffixes are right-padded:
+        the mask is all ones over the prefix, positions continue from it, and the logits are read
+        at each suffix's last real token, so padding never reaches a scored position.
+        """
+        torch = self.torch
+        encoded = [self.encode(p) for p in prompts]
+        shared = _common_prefix_length(encoded)
+        if not shared:
+            return [s for start in range(0, len(prompts), batch) for s in self.score_batch(prompts[start : start + batch])]
+        with torch.inference_mode():
+            prefix = _returned_cache(self.model(torch.tensor([encoded[0][:shared]], device=self.device), use_cache=True))
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths pad less
+        scored: dict[int, Scored] = {}
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
+            scored.update(zip(chunk, self._score_suffixes(prefix, shared, [encoded[i][shared:] for i in chunk])))
+        return [scored[i] for i in range(len(prompts))]
+
+    def _score_suffixes(self, prefix, shared: int, suffixes: Sequence[Sequence[int]]) -> list[Scored]:
+        torch = self.torch
+        width = max(len(ids) for ids in suffixes)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([list(ids) + [pad] * (width - len(ids)) for ids in suffixes], device=self.device)
+        mask = torch.tensor([[1] * (shared + len(ids)) + [0] * (width - len(ids)) for ids in suffixes], device=self.device)
+        positions = torch.arange(shared, shared + width, device=self.device).expand(len(suffixes), width)
+        last = [len(ids) - 1 for ids in suffixes]
+        keep = sorted(set(last))  # the LM head runs only at the distinct last positions
+        cache = copy.deepcopy(prefix)
+        cache.batch_repeat_interleave(len(suffixes))
+        with torch.inference_mode():
+            out = self.model(
+                input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=torch.tensor(keep, device=self.device),
+                **{self._cache_kw: cache},
+            )
+        return [self._decide(out.logits[row, keep.index(end)]) for row, end in enumerate(last)]
 
     def score_batch(self, prompts: Sequence[str]) -> list[Scored]:
         """Score prompts in one left-padded batch (no prefix cache)."""
