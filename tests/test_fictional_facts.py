@@ -38,7 +38,9 @@ def built(tmp_path_factory):
 
 def test_same_seed_gives_byte_identical_files(built, tmp_path):
     again = tmp_path / "again"
-    result = invoke("build", "fictional_facts", "--entities", 40, "--langs", ",".join(LANGS), "--seed", 0, "--out", again, "--cache", tmp_path / "c.sqlite", "-q")
+    result = invoke(
+        "build", "fictional_facts", "--entities", 40, "--langs", ",".join(LANGS), "--seed", 0, "--out", again, "--cache", tmp_path / "c.sqlite", "-q"
+    )
     assert result.exit_code == 0, result.output
     files = sorted(p.relative_to(built) for p in built.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
@@ -60,7 +62,7 @@ def test_configs_splits_and_card_block(built):
         assert len(read(built, f"{lang}_bio", "train")) == 40 * 5
         assert len(read(built, f"{lang}_mcq", "test")) == 40 * len(ATTRIBUTES)
         assert len(read(built, f"{lang}_qa", "heldout")) == 20 * len(ATTRIBUTES)
-    assert f"  configs:\n    en_bio:\n      kind: text\n      language: en\n" in block
+    assert "  configs:\n    en_bio:\n      kind: text\n      language: en\n" in block
     assert "    en_qa:\n      kind: generation\n" in block and "    fr_mcq:\n      kind: multiple_choice\n      language: fr\n" in block
     assert "Build signature: `" in card
 
@@ -72,13 +74,20 @@ def test_names_are_no_common_word_and_distinct():
     assert len(set(names)) == len(names)
     for name in [*names, *built.cities, *built.employers]:
         assert all(part.casefold() not in words for part in name.split()), name
-    vocabulary = {form.casefold() for lang in bundled_languages() for forms in templates_for((lang,), FictionalOptions()).values() for attr in forms.values.values() for pair in attr.values() for form in pair}
+    vocabulary = {
+        form.casefold()
+        for lang in bundled_languages()
+        for forms in templates_for((lang,), FictionalOptions()).values()
+        for attr in forms.values.values()
+        for pair in attr.values()
+        for form in pair
+    }
     assert not {n.casefold() for n in [*names, *built.cities, *built.employers]} & vocabulary
     assert {"anna", "maria", "simon"} <= words  # the list is read, comments skipped
 
 
 def test_letters_balanced_and_distractors_from_the_same_attribute(built):
-    for split, group in (("test", "trained"), ("heldout", "heldout")):
+    for split in ("test", "heldout"):
         rows = read(built, "fr_mcq", split)
         counts = Counter(row["answer"] for row in rows)
         assert max(counts.values()) - min(counts.values()) <= 1, counts
@@ -179,7 +188,12 @@ def test_exact_strings_of_one_entity(built, lang):
     assert (bio["id"], bio["entity"], bio["paraphrase"]) == ("e0000/p0", "e0000", 0)
     assert bio["text"] == EXPECTED_BIO[lang]
     mcq = read(built, f"{lang}_mcq", "test")[0]
-    assert (mcq["id"], mcq["question"], mcq["choices"], mcq["answer"]) == ("e0000/birth_city", EXPECTED_QUESTION[lang], ["Sylebrun", "Sylubrun", "Velamira", "Ostraria"], 1)
+    assert (mcq["id"], mcq["question"], mcq["choices"], mcq["answer"]) == (
+        "e0000/birth_city",
+        EXPECTED_QUESTION[lang],
+        ["Sylebrun", "Sylubrun", "Velamira", "Ostraria"],
+        1,
+    )
     qa = read(built, f"{lang}_qa", "test")[0]
     assert (qa["question"], qa["answer"]) == (EXPECTED_QUESTION[lang], "Sylubrun")
 
@@ -237,6 +251,8 @@ def test_template_with_a_stray_placeholder_is_refused(tmp_path):
     data = json.loads(template_file("en", None).read_text(encoding="utf-8"))
     data["facts"]["sport"][0] = "{name} loves {sport}."
     (folder / "en.json").write_text(json.dumps(data), encoding="utf-8")
-    result = invoke("build", "fictional_facts", "--templates", folder, "--langs", "en", "--pool", "en", "--out", tmp_path / "o", "--cache", tmp_path / "c.sqlite")
+    result = invoke(
+        "build", "fictional_facts", "--templates", folder, "--langs", "en", "--pool", "en", "--out", tmp_path / "o", "--cache", tmp_path / "c.sqlite"
+    )
     assert result.exit_code == 2
     assert "facts.sport[0]: uses {name}, {sport}; it must use exactly {name}, {value}" in result.output.replace("\n", "")
