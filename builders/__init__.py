@@ -13,12 +13,13 @@ from xbench.family import Family
 
 
 def families() -> dict[str, Family]:
+    from xbench.builders.fictional_facts import FAMILY as FICTIONAL_FACTS
     from xbench.builders.hp_quiz import FAMILY as HP_QUIZ
     from xbench.builders.mmlu_mixup import FAMILY as MMLU
     from xbench.builders.tofu import FAMILY as TOFU
     from xbench.builders.wikitext_mixed import FAMILY as WIKITEXT
 
-    return {family.name: family for family in (HP_QUIZ, MMLU, TOFU, WIKITEXT)}
+    return {family.name: family for family in (HP_QUIZ, MMLU, TOFU, WIKITEXT, FICTIONAL_FACTS)}
 
 
 def get_family(name: str) -> Family:

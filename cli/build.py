@@ -10,7 +10,7 @@ import typer
 from .options import CacheOption, QuietOption
 from .output import exit_codes, out_console
 
-FAMILY_OPTIONS = "Family options (tofu, wikitext_mixed)"
+FAMILY_OPTIONS = "Family options (tofu, wikitext_mixed, fictional_facts)"
 
 
 def family_names() -> list[str]:
@@ -109,6 +109,19 @@ def build(
             rich_help_panel=FAMILY_OPTIONS,
         ),
     ] = False,
+    entities: Annotated[
+        int | None, typer.Option(help="fictional_facts: trained entities. [default: 200]", rich_help_panel=FAMILY_OPTIONS)
+    ] = None,
+    heldout: Annotated[
+        int | None,
+        typer.Option(help="fictional_facts: held-out entities, never trained on. [default: a quarter of --entities, at least 20]", rich_help_panel=FAMILY_OPTIONS),
+    ] = None,
+    paraphrases: Annotated[
+        int | None, typer.Option(help="fictional_facts: biographies per entity (at most the templates per fact). [default: 5]", rich_help_panel=FAMILY_OPTIONS)
+    ] = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="fictional_facts: a folder of <lang>.json templates instead of the bundled ones.", rich_help_panel=FAMILY_OPTIONS)
+    ] = None,
     qa: Annotated[
         Path | None, typer.Option(help="Parallel sample (FLoRes folder or JSONL): score the engine chain on it and put chrF/BLEU in the card.")
     ] = None,
@@ -129,6 +142,10 @@ def build(
         "sample": sample,
         "subset": subset,
         "all_languages": all_languages or None,
+        "entities": entities,
+        "heldout": heldout,
+        "paraphrases": paraphrases,
+        "templates": templates,
     }
     if translator is None and not dry_run:
         _check_default_translator(dataset)

@@ -39,7 +39,7 @@ def test_a_flag_the_family_does_not_take_is_refused_naming_who_takes_it(dataset,
 def test_cli_refuses_a_flag_of_another_family_with_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["build", "mmlu_mixup", "--source", "sample", "--translator", "pseudo", "--out", str(tmp_path / "o"), "--unit", "words8"])
     assert result.exit_code == 2, result.output
-    assert "--unit: mmlu_mixup does not take this option (it is for wikitext_mixed)" in " ".join(result.output.split())
+    assert "--unit: mmlu_mixup does not take this option (it is for wikitext_mixed, fictional_facts)" in " ".join(result.output.split())
     assert not (tmp_path / "o").exists()
 
 

@@ -245,7 +245,7 @@ def test_help_lists_every_command_once_in_its_section():
 
 def test_option_sections_of_build_and_eval():
     build_sections = _sections(invoke("build", "--help").output)
-    assert build_sections["Family options (tofu, wikitext_mixed)"] == [
+    assert build_sections["Family options (tofu, wikitext_mixed, fictional_facts)"] == [
         "--source-config",
         "--translate-answers",
         "--unit",
@@ -255,6 +255,10 @@ def test_option_sections_of_build_and_eval():
         "--sample",
         "--subset",
         "--all-languages",
+        "--entities",
+        "--heldout",
+        "--paraphrases",
+        "--templates",
     ]
     assert "--unit" not in build_sections["Options"] and "--langs" in build_sections["Options"]
     eval_sections = _sections(invoke("eval", "--help").output)
@@ -326,7 +330,7 @@ def _family_source(family: str, folder) -> str:
 @pytest.mark.parametrize(
     ("family", "flag", "message"),
     [
-        ("mmlu_mixup", ["--unit", "sentence"], "--unit: mmlu_mixup does not take this option (it is for wikitext_mixed)"),
+        ("mmlu_mixup", ["--unit", "sentence"], "--unit: mmlu_mixup does not take this option (it is for wikitext_mixed, fictional_facts)"),
         ("mmlu_mixup", ["--source-config", "x"], "--source-config: mmlu_mixup does not take this option (it is for tofu, wikitext_mixed)"),
         ("wikitext_mixed", ["--translate-answers"], "--translate-answers: wikitext_mixed does not take this option (it is for tofu)"),
         ("tofu", ["--all-languages"], "--all-languages: tofu does not take this option (it is for wikitext_mixed)"),

@@ -72,7 +72,8 @@ def config_metadata(family: Family, spec: ConfigSpec) -> dict:
     """What the runner needs to know of a config: what its rows are, the prompt language, every language in its cells."""
     language = SOURCE_LANGUAGE if spec.pool else spec.lang  # a mixed config is prompted in English
     languages = family.cell_languages(spec) if family.cell_languages else spec.shown_languages
-    entry: dict = {"kind": family.kind, "language": language, "languages": list(languages)}
+    kind = family.config_kind(spec) if family.config_kind else family.kind
+    entry: dict = {"kind": kind, "language": language, "languages": list(languages)}
     if family.header is not None:
         entry["header"] = family.header(language)
     return entry

@@ -210,3 +210,5 @@ class Family:
     header: Callable[[str], str] | None = None
     # Every language a config's cells can be in, English first (default: from its format or pool).
     cell_languages: Callable[[ConfigSpec], tuple[str, ...]] | None = None
+    # A config's kind where a family's configs differ (fictional_facts: text, generation, multiple choice); default ``kind``.
+    config_kind: Callable[[ConfigSpec], str] | None = None
