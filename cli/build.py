@@ -109,12 +109,12 @@ def build(
             rich_help_panel=FAMILY_OPTIONS,
         ),
     ] = False,
-    entities: Annotated[
-        int | None, typer.Option(help="fictional_facts: trained entities. [default: 200]", rich_help_panel=FAMILY_OPTIONS)
-    ] = None,
+    entities: Annotated[int | None, typer.Option(help="fictional_facts: trained entities. [default: 200]", rich_help_panel=FAMILY_OPTIONS)] = None,
     heldout: Annotated[
         int | None,
-        typer.Option(help="fictional_facts: held-out entities, never trained on. [default: a quarter of --entities, at least 20]", rich_help_panel=FAMILY_OPTIONS),
+        typer.Option(
+            help="fictional_facts: held-out entities, never trained on. [default: a quarter of --entities, at least 20]", rich_help_panel=FAMILY_OPTIONS
+        ),
     ] = None,
     paraphrases: Annotated[
         int | None, typer.Option(help="fictional_facts: biographies per entity (at most the templates per fact). [default: 5]", rich_help_panel=FAMILY_OPTIONS)
