@@ -40,7 +40,11 @@ def eval_command(
     ids: IdsOption = "ABCD",
     instruction: InstructionOption = "none",
     strategy: Annotated[str, typer.Option(help="maxprob or first-token.")] = "maxprob",
-    limit: Annotated[int | None, typer.Option(help="Score only the first N rows of each config.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Score only the first N rows of each config (not a random sample: see --sample).")] = None,
+    sample: Annotated[
+        int | None, typer.Option(help="Score a random N rows of each config, stratified by subject or category; the same ids in every config.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="--sample: the seed that picks the rows.")] = 0,
     subjects: Annotated[str | None, typer.Option(help="Comma-separated subjects (MMLU).")] = None,
     dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
     device: DeviceOption = "auto",
@@ -108,6 +112,8 @@ def eval_command(
         "instruction": instruction,
         "strategy": strategy,
         "limit": limit,
+        "sample": sample,
+        "sample_seed": seed,
         "subjects": split_list(subjects),
         "protocol": protocol,
         "apply_chat_template": apply_chat_template,

@@ -34,6 +34,7 @@ from xbench.runner.results import (
     write_samples,
 )
 from xbench.runner.resume import resumable_samples, run_identity, sample_log
+from xbench.runner.sampling import stratified_sample
 from xbench.runner.scoring import McScorer, Scored, option_tokens, scoring_path
 from xbench.runner.settings import STUDY_TRANSLATE_INSTRUCTION, EvalSettings
 
@@ -71,6 +72,8 @@ def evaluate(
     strategy: str = "maxprob",
     limit: int | None = None,
     subjects: list[str] | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
     dtype: str = "auto",
     device: str = "auto",
     batch_size: int | str = 1,
@@ -106,6 +109,8 @@ def evaluate(
         protocol=protocol,
         limit=limit,
         subjects=subjects,
+        sample=sample,
+        sample_seed=sample_seed,
         apply_chat_template=apply_chat_template,
         system_prompt=system_prompt,
         max_new_tokens=max_new_tokens,
@@ -118,7 +123,7 @@ def evaluate(
     run = run.checked()
     check_out_folder(Path(out))
     labels, configs = run.labels, _configs(dataset, run)
-    selected = {config: _select(load_split(dataset, config, run.split), run.subjects, run.limit, config) for config in configs}
+    selected = {config: _select(load_split(dataset, config, run.split), run.subjects, run.limit, config, run) for config in configs}
     card = built_dataset.read_card(dataset)
     described = {config: card.config(config, rows[0]) for config, rows in selected.items()}
     if run.protocol == protocols.STUDY:
@@ -186,7 +191,7 @@ def plan_api_requests(model: str, dataset: str, api: ApiOptions, run: EvalSettin
     card = built_dataset.read_card(dataset)
     planned: list[PlannedRequest] = []
     for config in configs:
-        rows = _select(load_split(dataset, config, run.split), run.subjects, run.limit, config)
+        rows = _select(load_split(dataset, config, run.split), run.subjects, run.limit, config, run)
         metadata = card.config(config, rows[0])
         _require_multiple_choice(metadata, config)
         texts = _config_texts(dataset, config, metadata, _group_by_subject(rows), run.prompt, run.labels)
@@ -227,7 +232,7 @@ def _peek(dataset: str, config: str, split: str) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str) -> list[dict[str, Any]]:
+def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int | None, config: str, run: EvalSettings | None = None) -> list[dict[str, Any]]:
     for index, row in enumerate(rows):  # before any selection, so an id names the same row in every run
         row["id"] = row.get("id") or f"row/{index}"
     seen: dict[str, int] = {}
@@ -242,6 +247,8 @@ def _select(rows: list[dict[str, Any]], subjects: list[str] | None, limit: int |
         if not rows:
             raise InputError(f"--subjects: none of {', '.join(subjects)} is in {config}")
     rows = rows[:limit] if limit else rows
+    if run is not None and run.sample:
+        rows = stratified_sample(rows, run.sample, run.sample_seed)
     if not rows:
         raise InputError(f"{config}: no rows to score")
     return rows

@@ -16,7 +16,7 @@ STUDY_TRANSLATE_INSTRUCTION = "aware2"  # recorded name of the study's translate
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """The rows to score (configs, split, subjects, limit) and every setting that shapes their prompts and scores."""
+    """The rows to score (configs, split, subjects, limit or sample) and every setting that shapes their prompts and scores."""
 
     configs: Sequence[str] | None = None  # None: every config of the dataset
     split: str = "test"
@@ -26,7 +26,9 @@ class EvalSettings:
     instruction: str = "none"  # none | aware0 | aware1
     strategy: str = "maxprob"  # maxprob | first-token
     protocol: str = protocols.DEFAULT_PROTOCOL  # study | harness
-    limit: int | None = None
+    limit: int | None = None  # the first N rows
+    sample: int | None = None  # a seeded random N rows, stratified by subject or category (runner/sampling.py)
+    sample_seed: int = 0
     subjects: Sequence[str] | None = None
     apply_chat_template: bool = False
     system_prompt: str | None = None
@@ -46,6 +48,10 @@ class EvalSettings:
             raise InputError("--max-new-tokens: must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit: must be at least 1, got {self.limit}")
+        if self.sample is not None and self.sample < 1:
+            raise InputError(f"--sample: must be at least 1, got {self.sample}")
+        if self.sample is not None and self.limit is not None:
+            raise InputError("--sample and --limit: give one (--limit takes the first N rows, --sample a stratified random N)")
         prompts.option_ids(self.ids)
         prompts.check_instruction(self.instruction)
         if self.demos not in DEMO_SOURCES:

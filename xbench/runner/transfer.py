@@ -31,6 +31,7 @@ import numpy as np
 
 from xbench.errors import InputError
 from xbench.languages import SOURCE_LANGUAGE
+from xbench.runner.option_pull import PREFERENCE_DEFINITION, build_option_pull, is_mixed
 from xbench.runner.results import EVAL, RESULTS_FILE, SAMPLES_FILE, RunResult, load_results, read_samples
 
 # Each number's definition and the paper it comes from, written into report.json beside it.
@@ -45,6 +46,10 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "rankc": (
         "mean over items of sum_j w_j |top_j(en) & top_j(L)| / j, w_j = softmax(N - j) over the N options' probabilities",
         "Qi et al., EMNLP 2023 (BMLAMA)",
+    ),
+    "english_preference": (
+        PREFERENCE_DEFINITION + "; pick rates by option language x correctness, accuracy by (question, correct option) language",
+        "this package (the study's GT-option finding, Chua et al.)",
     ),
     "best_minus_worst": ("per model, the highest minus the lowest accuracy across its non-English configs", "MultiLoKo (Hupkes & Bogoychev, 2025)"),
 }
@@ -301,7 +306,10 @@ def run_comparisons(runs: Sequence[str | Path], *, resamples: int = 2000, seed: 
             en, lang = align(en_samples, samples, (str(english[1]), str(folder)))
             need = needed_n(np.array([s.correct for s in en], float), np.array([s.correct for s in lang], float))
             comparisons.append(c)
-            records.append({"model": model, "dataset": dataset, "setting": setting, **c.to_dict(), "n_needed": need, "flags": list(result.flags)})
+            record = {"model": model, "dataset": dataset, "setting": setting, **c.to_dict(), "n_needed": need, "flags": list(result.flags)}
+            if is_mixed(result.config):
+                record["option_pull"] = build_option_pull(result.dataset, result.config, result.split, samples, resamples=resamples, seed=seed)
+            records.append(record)
         spread = best_minus_worst(comparisons)
         for record in records:
             if (record["model"], record["dataset"], record["setting"]) == (model, dataset, setting):
@@ -348,7 +356,8 @@ def write_transfer(records: Sequence[dict[str, Any]], out: Path) -> list[Path]:
             f"| {r['model']} | {r['config']} | {r['n']} | {r['accuracy']:.3f} | {r['accuracy_en']:.3f} | {g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}] | "
             f"{r['mcnemar_p']:.3g} | {t['value']:.3f} [{t['low']:.3f}, {t['high']:.3f}] | {o['value']:.3f} | {r['coverlap']:.3f} | {r['consistency']:.3f} | {rankc} |"
         )
-        rows.append({k: v for k, v in _flat(r).items()})
+        rows.append(_flat({k: v for k, v in r.items() if k != "option_pull"}))
+    md += _option_pull_table(records)
     notes = warnings(records)
     md += ["", *(f"- warning: {line}" for line in notes)] if notes else []
     md += ["", "Definitions:", "", *(f"- {name}: {text} ({cite})" for name, (text, cite) in DEFINITIONS.items())]
@@ -373,3 +382,28 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+def _option_pull_table(records: Sequence[dict[str, Any]]) -> list[str]:
+    pulls = [r for r in records if "option_pull" in r]
+    if not pulls:
+        return []
+    md = [
+        "",
+        "English-option preference (mixed formats):",
+        "",
+        "| model | config | n | log OR en vs translated [95% CI] | pick en correct | pick tr correct | pick en wrong | pick tr wrong | acc by (question/correct option) language |",
+        "|---|" + "---|" * 8,
+    ]
+    for r in pulls:
+        p = r["option_pull"]
+        if "reason" in p:
+            md.append(f"| {r['model']} | {r['config']} | - | n/a: {p['reason']} | | | | | |")
+            continue
+        e, k = p["english_preference"], p["pick_rate"]
+        by = ", ".join(f"{lang} {v['accuracy']:.3f} (n={v['n']})" for lang, v in p["accuracy_by_languages"].items())
+        md.append(
+            f"| {r['model']} | {r['config']} | {p['n']} | {e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}] | {k['en_correct']:.3f} | "
+            f"{k['translated_correct']:.3f} | {k['en_wrong']:.3f} | {k['translated_wrong']:.3f} | {by} |"
+        )
+    return md
