@@ -27,11 +27,13 @@ def audit(
     from rich.table import Table
 
     from xbench.audit import audit as run_audit
+    from xbench.built_dataset import check_dataset
     from xbench.cues import as_records
     from xbench.errors import InputError
 
     if (model is None) != (not no_question):
         raise InputError("audit: --model and --no-question go together (the model is scored on the options alone)")
+    check_dataset(dataset, "")
     baselines = run_audit(dataset, config=config, split=split, model=model, device=device)
     view = Table("baseline", "cue", "accuracy", "decided", "decided correct", "n")
     for b in baselines:

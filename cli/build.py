@@ -217,7 +217,9 @@ def info(
     from rich.table import Table
 
     from xbench.build_info import read_build_info
+    from xbench.built_dataset import check_dataset
 
+    check_dataset(str(folder), "", hub=False)
     built = read_build_info(folder)
     # The title already ends in "(xbench)"; the folder goes on its own line so nothing is doubled.
     out_console.print(built.pretty_name or built.family, markup=False, highlight=False)

@@ -97,6 +97,7 @@ def eval_command(
     ] = False,
 ) -> None:
     """Score a causal LM on configs of a built dataset; writes results.json and samples.jsonl per config."""
+    from xbench.built_dataset import check_dataset
     from xbench.progress import ProgressDisplay
     from xbench.runner.evaluate import evaluate
 
@@ -119,6 +120,7 @@ def eval_command(
         "apply_chat_template": apply_chat_template,
         "system_prompt": system_prompt,
     }
+    check_dataset(dataset)  # before any model is loaded
     if api is not None and dry_run:
         return _print_api_plan(model, dataset, api, **prompt_settings)
     with ProgressDisplay("scoring {key}", quiet=quiet) as shown, _resume_hint_on_interrupt(out):
@@ -281,8 +283,10 @@ def export_lm_eval_command(
     ] = None,
 ) -> None:
     """Write lm-evaluation-harness tasks with exactly the prompts of xbench eval."""
+    from xbench.built_dataset import check_dataset
     from xbench.runner.export import export_lm_eval
 
+    check_dataset(dataset, "")
     loaded_tokenizer = None
     if tokenizer is not None:
         from xbench.runner.model import load_tokenizer, require_torch

@@ -59,9 +59,11 @@ def finetune(
     quiet: QuietOption = False,
 ) -> None:
     """Fine-tune a causal LM on a built dataset (the study's English and mixed-language fine-tuning)."""
+    from xbench.built_dataset import check_dataset
     from xbench.errors import InputError
     from xbench.finetune import FinetuneConfig, accelerate_config, estimate
     from xbench.finetune import finetune as run_finetune
+    from xbench.finetune.data import parse_data
 
     if print_accelerate_config is not None:
         sys.stdout.write(accelerate_config(print_accelerate_config))
@@ -69,6 +71,7 @@ def finetune(
     for name, value in (("--model", model), ("--data", data), ("--out", out)):
         if value is None:
             raise InputError(f"{name}: required")
+    check_dataset(parse_data(data)[0], "--data", hub=False)  # before the model is loaded
     config = FinetuneConfig(
         model=model,
         data=data,

@@ -87,6 +87,6 @@ def test_cli_model_on_options_alone(tiny_model_dir, tmp_path, cache_path):
 
 def test_cli_errors_exit_2(tmp_path):
     result = runner.invoke(app, ["audit", str(tmp_path / "missing")])
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 2 and "missing: no such folder; expected a folder written by xbench build" in result.output
     result = runner.invoke(app, ["audit", str(tmp_path), "--model", "x"])
     assert result.exit_code == 2 and "--no-question" in result.output

@@ -214,7 +214,7 @@ BAD_INPUT = [
     ("eval --model {model} --dataset {dataset} --out {file}/run", 2, "is a file, so"),
     ("eval --model {model} --dataset {dataset} --out {out} --limit 0", 2, "--limit: must be at least 1, got 0"),
     ("eval --model {model} --dataset {dataset} --out {out} --limit -5", 2, "--limit: must be at least 1, got -5"),
-    ("eval --model {model} --dataset {file} --out {out}", 2, "is a file; give the folder written by xbench build"),
+    ("eval --model {model} --dataset {file} --out {out}", 2, "a file, not a folder; expected a folder written by xbench build"),
     ("eval --model {model} --dataset {dataset} --out {out} --split validation", 2, "config 'en' has no split 'validation' (it has test, dev)"),
     ("eval --model {model} --dataset {duplicates} --out {out} --configs default", 2, "config 'default': id 'q1' appears twice (rows 1 and 2)"),
     ("eval --model {model} --dataset {dataset} --out {out} --shots 9", 2, "--shots 9: the dev split has only 5 rows"),
@@ -222,7 +222,7 @@ BAD_INPUT = [
     ("score tofu {missing} --out {out}", 2, "cannot read"),
     ("score tofu {file} --out {out}", 2, "no generations"),
     ("score tofu {good} --out {file}", 2, "is a file; give a folder for the run"),
-    ("report {out}", 2, "no results.json found"),
+    ("report {out}", 2, "no such run folder (expected a folder written by xbench eval, or its results.json)"),
     ("report {file}", 2, "not an xbench results.json"),
     ("report {results} --plots {file}", 2, "--plots: "),
 ]

@@ -90,7 +90,7 @@ def test_info_lists_configs_splits_rows_and_signature_unwrapped(sample_build):
     rows = [" ".join(line.replace("│", " ").split()) for line in lines]
     assert "fr_full test 40" in rows and "dev 20" in rows and "mixup test 40 yes" in rows
     missing = invoke("info", sample_build / "nope")
-    assert missing.exit_code == 2 and "not a build folder" in missing.output
+    assert missing.exit_code == 2 and "no such folder; expected a folder written by xbench build" in missing.output
 
 
 def test_plain_progress_advances_per_step_never_overshoots_and_quiet_is_silent():

@@ -42,6 +42,59 @@ def is_local(dataset: str) -> bool:
     return Path(dataset).exists()
 
 
+DATA_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".arrow")  # files a folder without an xbench card may be read from
+EXPECTED = "expected a folder written by xbench build, or a Hub dataset id"
+_PROBE_SECONDS = 5.0
+
+
+def check_dataset(dataset: str, option: str = "--dataset", *, hub: bool = True) -> None:
+    """Refuse, in one line, a ``dataset`` that is not a build: a file, an empty folder, a folder with neither an
+    xbench card nor data files, or a name that is neither a local folder nor a dataset on the Hub. Run it before
+    any model is loaded. A name that is not a local folder costs one quick Hub probe, none under HF_HUB_OFFLINE;
+    ``hub`` False: only a local folder will do. ``option`` names the option in the line ("" for an argument)."""
+    where = f"{option} {dataset}" if option else dataset
+    path = Path(dataset).expanduser()
+    if path.is_file():
+        raise InputError(f"{where}: a file, not a folder; {EXPECTED}")
+    if path.is_dir():
+        if not any(path.iterdir()):
+            raise InputError(f"{where}: an empty folder; {EXPECTED}")
+        if not (path / CARD_FILE).is_file() and not _has_data_files(path):
+            raise InputError(f"{where}: no xbench card ({CARD_FILE}) and no data files; {EXPECTED}")
+        return
+    if not hub or dataset.startswith((".", "/", "~")) or dataset.count("/") > 1 or (os.sep != "/" and os.sep in dataset):
+        raise InputError(f"{where}: no such folder; {EXPECTED if hub else 'expected a folder written by xbench build'}")
+    _probe_hub(dataset, where)
+
+
+def _has_data_files(folder: Path) -> bool:
+    near = [*folder.iterdir(), *(f for d in folder.iterdir() if d.is_dir() for f in d.iterdir())]
+    return any(f.is_file() and f.name.endswith(DATA_SUFFIXES) for f in near)
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _probe_hub(name: str, where: str) -> None:
+    """One request for the dataset's info, no retries; refused when the Hub cannot be reached or has no such dataset."""
+    missing = f"{where}: no local folder {name} and"
+    if _hub_offline():
+        raise InputError(f"{missing} not reachable on the Hub (HF_HUB_OFFLINE is set); {EXPECTED}")
+    from huggingface_hub import HfApi, errors
+
+    try:
+        HfApi().dataset_info(name, timeout=_PROBE_SECONDS)
+    except errors.GatedRepoError:
+        return  # there, behind a licence: the loader names the next step
+    except (errors.RepositoryNotFoundError, errors.HFValidationError):
+        raise InputError(f"{missing} no Hub dataset of that name; {EXPECTED}") from None
+    except errors.HfHubHTTPError:
+        return  # the Hub answered (gated, rate-limited...): the loader gives the precise message
+    except Exception as err:  # name resolution, refused connection, timeout
+        raise InputError(f"{missing} not reachable on the Hub ({type(err).__name__}); {EXPECTED}") from None
+
+
 def available_configs(dataset: str) -> list[str]:
     import datasets
 

@@ -22,6 +22,8 @@ def collect(runs: list[str | Path]) -> list[RunResult]:
     results = []
     for run in runs:
         path = Path(run)
+        if not path.exists():
+            raise InputError(f"{path}: no such run folder (expected a folder written by xbench eval, or its results.json)")
         files = [path] if path.is_file() else sorted(path.rglob(RESULTS_FILE))
         if not files:
             raise InputError(f"{path}: no {RESULTS_FILE} found")
