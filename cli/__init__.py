@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import about, audit, build, evaluate, finetune, probes, push, retrieve, study, translations
+from . import about, audit, build, evaluate, finetune, probes, push, qe, retrieve, study, translations
 from .help import PanelCommand, PanelGroup
 
 BUILD, EVALUATE, PROBES, TRAIN, STUDY, ABOUT = "Build", "Evaluate", "Probes", "Fine-tune", "Study", "About"
@@ -44,6 +44,7 @@ app.command(rich_help_panel=BUILD)(build.info)
 app.command(rich_help_panel=BUILD)(build.languages)
 app.command(rich_help_panel=BUILD)(build.engines)
 app.add_typer(translations.app, name="translations", rich_help_panel=BUILD)
+app.command(rich_help_panel=BUILD)(qe.qe)
 app.add_typer(retrieve.app, name="retrieve", rich_help_panel=BUILD)
 app.command(rich_help_panel=BUILD)(push.push)
 app.command("eval", rich_help_panel=EVALUATE, cls=PanelCommand)(evaluate.eval_command)

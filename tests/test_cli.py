@@ -235,7 +235,7 @@ def test_help_lists_every_command_once_in_its_section():
     assert result.exit_code == 0
     sections = _sections(result.output)
     assert list(sections) == ["Options", "Build", "Evaluate", "Probes", "Fine-tune", "Study", "About"]
-    assert sections["Build"] == ["build", "info", "languages", "engines", "push", "translations", "retrieve"]
+    assert sections["Build"] == ["build", "info", "languages", "engines", "qe", "push", "translations", "retrieve"]
     assert sections["Evaluate"] == ["eval", "report", "audit", "export", "score"]
     assert sections["Probes"] == ["mt-eval", "embed"]
     listed = [name for title, names in sections.items() if title != "Options" for name in names]

@@ -179,3 +179,43 @@ def test_aligns_with_the_real_cais_mmlu_test_split(tmp_path):
     assert result.exit_code == 0, result.output
     distinct = len({t for r in algebra for t in (r["question"], *r["choices"])})  # the memory is keyed by English text
     assert distinct < 15 and f"({distinct} human)" in result.output
+
+
+def test_card_counts_cells_by_provenance(tmp_path, english):
+    maths = [r for r in MMLU_TEST if r["subject"] == "elementary_mathematics"]
+    source = write_mmmlu(tmp_path / "mmlu_FR-FR.csv", maths)
+    cache = tmp_path / "cache.sqlite"
+    assert invoke("translations", "import", source, "--from", "mmmlu", "--english", english, "--cache", cache).exit_code == 0
+    out = tmp_path / "build"
+    args = ("build", "mmlu_mixup", "--source", english, "--langs", "fr", "--formats", "full", "--translator", "memory,pseudo", "--cache", cache, "--out", out)
+    assert invoke(*args).exit_code == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    # 3 maths items x 5 cells = 15, less the repeated option texts; the 2 geography items (10 cells) by pseudo
+    with TranslationCache(cache) as store:
+        human = {e.source for e in store.entries(target_lang="fr") if e.engine == "human"}
+    geography = {t for r in MMLU_TEST if r["subject"] == "high_school_geography" for t in (r["question"], *r["choices"])}
+    assert "| language | human | machine (engine) |" in card
+    assert f"| French (`fr`) | {len(human)} | pseudo ({len(geography - human)}) |" in card
+
+
+def test_card_without_imported_memory_has_no_provenance_table(tmp_path, english):
+    out = tmp_path / "build"
+    args = (
+        "build",
+        "mmlu_mixup",
+        "--source",
+        english,
+        "--langs",
+        "fr",
+        "--formats",
+        "full",
+        "--translator",
+        "pseudo",
+        "--cache",
+        tmp_path / "c.sqlite",
+        "--out",
+        out,
+    )
+    assert invoke(*args).exit_code == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "| French (`fr`) |" in card and "by provenance" not in card

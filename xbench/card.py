@@ -18,6 +18,7 @@ from xbench.family import Family
 from xbench.formats import ConfigSpec
 from xbench.languages import LANGUAGES, SOURCE_LANGUAGE
 from xbench.signature import build_signature
+from xbench.translation.human import HUMAN_FIRST
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
@@ -133,7 +134,30 @@ def _translation_table(report: BuildReport) -> str:
         for code, q in report.quality.items():
             lines.append(f"| {LANGUAGES[code].name} (`{code}`) | {q['n']} | {q['chrf']} | {q['bleu']} |")
         lines += ["", f"Signatures: `{next(iter(report.quality.values()))['signature']}`"]
-    return "\n".join(lines)
+    return "\n".join(lines + _provenance_table(report))
+
+
+def _provenance_table(report: BuildReport) -> list[str]:
+    """Translated cells by provenance, only for builds that took imported (human-made) memory entries.
+
+    Counted from the build report: each unique segment once per language, whatever the
+    number of configs that show it.
+    """
+    made = [name for name in HUMAN_FIRST if any(name in stats.engines for stats in report.languages.values())]
+    if not made:
+        return []
+    lines = [
+        "",
+        "Translated cells (unique segments) by provenance: imported human translations first, machine translation for the gaps:",
+        "",
+        "| language | " + " | ".join(made) + " | machine (engine) |",
+        "|---|" + "---|" * (len(made) + 1),
+    ]
+    for code, stats in report.languages.items():
+        machine = ", ".join(f"{name} ({n:,})" for name, n in sorted(stats.engines.items()) if name not in HUMAN_FIRST) or "-"
+        counts = " | ".join(f"{stats.engines.get(name, 0):,}" for name in made)
+        lines.append(f"| {LANGUAGES[code].name} (`{code}`) | {counts} | {machine} |")
+    return lines
 
 
 def _untranslated_text(report: BuildReport) -> str:
