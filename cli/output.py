@@ -9,7 +9,7 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 
-from xbench.errors import XbenchError
+from xbench.errors import XbenchError, disk_full
 
 
 def _console(stderr: bool = False) -> Console:
@@ -38,6 +38,18 @@ def exit_codes(command: Callable) -> Callable:
         except XbenchError as err:
             err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
+        except Exception as err:  # disk full, however a library wrapped it
+            full = disk_full(err)
+            if full is None:
+                raise
+            where = f" writing {full.filename}" if full.filename else ""
+            err_console.print(
+                f"error: no space left on the device{where} ({full.strerror or 'disk full'}); free space and rerun",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: nothing was written (an existing --out is as it was); the translation cache keeps finished work")
             raise typer.Exit(130) from None

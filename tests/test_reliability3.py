@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,28 @@ def test_a_step_folder_outside_out_is_refused():
             check_step_folder(bad, "build:x")
     check_step_folder("builds/quiz", "build:quiz")
     assert Path("builds/quiz").parts == ("builds", "quiz")
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device", "results.json")
+
+
+@pytest.mark.parametrize("command", ["eval", "report", "study"])
+def test_disk_full_is_one_line_exit_1_free_space_and_rerun(tmp_path, command, tiny_model_dir, sample_mmlu_dir, monkeypatch):
+    evaluate = ["eval", "--model", str(tiny_model_dir), "--dataset", str(sample_mmlu_dir), "--configs", "en", "--limit", "2"]
+    evaluate += ["--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]
+    if command == "eval":
+        monkeypatch.setattr("xbench.runner.evaluate.write_results", _no_space)
+        args = evaluate
+    elif command == "report":
+        assert runner.invoke(app, evaluate).exit_code == 0
+        monkeypatch.setattr("xbench.runner.report.write_tables", _no_space)
+        args = ["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep")]
+    else:
+        monkeypatch.setattr("xbench.study.run._write_record", _no_space)
+        (tmp_path / "mine.yaml").write_text(RECIPE, encoding="utf-8")
+        args = ["study", "run", str(tmp_path / "mine.yaml"), "--out", str(tmp_path / "study")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "error: no space left on the device writing results.json (No space left on device); free space and rerun" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -34,7 +34,7 @@ from xbench.build_report import BuildReport
 from xbench.built_dataset import CARD_FILE, REPORT_FILE, SHARD_NAME
 from xbench.card import render_card
 from xbench.choices import parse_choices
-from xbench.errors import InputError, XbenchError
+from xbench.errors import InputError, XbenchError, disk_full
 from xbench.family import Family, Request, Row
 from xbench.formats import ConfigSpec, check_config_name, parse_formats, parse_pool
 from xbench.languages import DEFAULT_POOL, SOURCE_LANGUAGE, parse_languages
@@ -345,7 +345,7 @@ def _staging(target: Path) -> Iterator[tuple[Path, Path]]:
     try:
         yield staging, staging / SCRATCH
     except BaseException as err:
-        full = _disk_full(err)
+        full = disk_full(err)
         if full is not None:
             raise XbenchError(
                 f"no space left on the device of {target.parent} ({full.strerror}); {target} was left as it was. Free space and rerun (translations are cached)"
@@ -373,17 +373,6 @@ def _process_alive(pid: int) -> bool:
     except OSError:
         return True
     return True
-
-
-def _disk_full(err: BaseException) -> OSError | None:
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _finish(family: Family, configs: list[ConfigSpec], report: BuildReport, staging: Path, target: Path) -> None:

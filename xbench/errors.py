@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from xbench.redact import scrub
 
 
@@ -42,3 +44,15 @@ class TranslationFailed(XbenchError):
     def __init__(self, message: str, failed: list[tuple[str, str]]):
         super().__init__(message)
         self.failed = [(text, scrub(error)) for text, error in failed]
+
+
+def disk_full(err: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT error behind ``err`` (itself, its cause or context), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
