@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from xbench.cli import app
 
 FORMS = ("empty", "missing", "no_card", "file")
 EXPECTED = "expected a folder written by xbench build"
