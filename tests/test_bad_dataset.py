@@ -72,7 +72,7 @@ def test_bad_dataset_is_one_line_and_exit_2_before_loading(name, form, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
-def test_unreachable_hub_is_one_probe_without_retries(monkeypatch):
+def test_unreachable_hub_is_one_probe_without_retries(monkeypatch, tmp_path):
     """Online but the name does not resolve: one request, then the same line (no retry loop)."""
     import huggingface_hub
 
@@ -80,6 +80,7 @@ def test_unreachable_hub_is_one_probe_without_retries(monkeypatch):
     from xbench.errors import InputError
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.chdir(tmp_path)  # no local hp_quiz folder here (CI builds one in the checkout's root)
     calls = []
 
     def unreachable(self, name, **kwargs):
