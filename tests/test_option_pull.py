@@ -62,6 +62,7 @@ def test_report_reads_option_languages_from_the_build_rows(tmp_path, monkeypatch
     import json
 
     from test_transfer import _write_run
+
     from xbench import built_dataset
     from xbench.runner import transfer
 
