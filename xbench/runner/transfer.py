@@ -122,17 +122,7 @@ def paired_bootstrap(
             top, bottom = num[idx].sum(axis=1), den[idx].sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 draws[k].append(np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan))
-    alpha = (1 - level) / 2
-    out = []
-    for point, parts in zip(points, draws):
-        values = np.concatenate(parts)
-        values = values[~np.isnan(values)]
-        if math.isnan(point) or values.size == 0:
-            out.append(Estimate(point, math.nan, math.nan))
-        else:
-            low, high = np.quantile(values, [alpha, 1 - alpha])
-            out.append(Estimate(point, float(low), float(high)))
-    return out
+    return _percentile_estimates(points, [np.concatenate(parts) for parts in draws], level)
 
 
 def cell_bootstrap(right_en: np.ndarray, right_l: np.ndarray, *, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> list[Estimate]:
@@ -154,6 +144,11 @@ def cell_bootstrap(right_en: np.ndarray, right_l: np.ndarray, *, resamples: int 
     with np.errstate(invalid="ignore", divide="ignore"):
         transfer = np.where(draws[:, 0] + draws[:, 1] > 0, draws[:, 0] / (draws[:, 0] + draws[:, 1]), np.nan)
     samples = [(draws[:, 2] - draws[:, 1]) / n, transfer, draws[:, 0] / n]
+    return _percentile_estimates(points, samples, level)
+
+
+def _percentile_estimates(points: list[float], samples: list[np.ndarray], level: float) -> list[Estimate]:
+    """Each point with the percentile interval of its bootstrap samples (NaN draws left out)."""
     alpha = (1 - level) / 2
     out = []
     for point, values in zip(points, samples):
